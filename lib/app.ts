@@ -1,0 +1,51 @@
+import { type App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { applyStageRemovalPolicy } from './aspects/destroy-with-stack';
+import { type Config, loadConfigs, STAGE_CONTEXT_KEY, STAGES_CONTEXT_KEY } from './config';
+import { StorageStack } from './stacks/storage-stack';
+
+/** What the app is built from: the stage selector and the per-stage settings (normally cdk.json context). */
+export interface AppContext {
+  /** `dev`, `prod`, … or `all`. @default 'dev' */
+  readonly stage?: unknown;
+  /** The `cyberactive:stages` object. */
+  readonly stages?: unknown;
+}
+
+/** The stacks built for one stage. */
+export interface StageStacks {
+  readonly config: Config;
+  readonly storage: StorageStack;
+}
+
+/** `Cyberactive-<Stage>-<Part>`, e.g. `Cyberactive-Prod-Storage`. Stack names are part of the deployment contract. */
+export function stackName(stage: string, part: string): string {
+  return `Cyberactive-${stage.charAt(0).toUpperCase()}${stage.slice(1)}-${part}`;
+}
+
+export function contextOf(app: App): AppContext {
+  return {
+    stage: app.node.tryGetContext(STAGE_CONTEXT_KEY),
+    stages: app.node.tryGetContext(STAGES_CONTEXT_KEY),
+  };
+}
+
+/**
+ * Builds every stack of the selected stage(s) into `app` and registers the cdk-nag AWS Solutions checks, so that
+ * any unacknowledged finding fails synthesis. Stacks are environment-agnostic: synth needs no AWS account.
+ */
+export function buildApp(app: App, context: AppContext = contextOf(app)): StageStacks[] {
+  const configs = loadConfigs(context.stages, context.stage);
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return configs.map((config) => {
+    const production = !config.destroyable;
+    const storage = new StorageStack(app, stackName(config.stage, 'Storage'), {
+      config,
+      description: `cyberactive ${config.stage}: keys, buckets, tables and the pipeline event bus`,
+      terminationProtection: production,
+      tags: { project: 'cyberactive', stage: config.stage },
+    });
+    applyStageRemovalPolicy(storage, config);
+    return { config, storage };
+  });
+}

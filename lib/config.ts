@@ -1,0 +1,261 @@
+import { z } from 'zod';
+import { ConfigError } from '../lambdas/shared/errors';
+
+/**
+ * Typed, validated deployment configuration.
+ *
+ * Each stage is an entry of the `cyberactive:stages` context object in cdk.json; `-c stage=<name>` picks one
+ * (default `dev`), `-c stage=all` builds every stage. Every value is checked at synth time, so a bad value stops
+ * `cdk synth` with a message that names the stage, the key and the value instead of failing half-way through a
+ * CloudFormation deployment.
+ */
+
+export const STAGES_CONTEXT_KEY = 'cyberactive:stages';
+export const STAGE_CONTEXT_KEY = 'stage';
+export const DEFAULT_STAGE = 'dev';
+export const ALL_STAGES = 'all';
+
+/** Stages whose data must outlive a `cdk destroy`: they can never be destroyable. */
+export const PRODUCTION_STAGES: readonly string[] = ['prod'];
+
+/** The largest object a single S3 PutObject accepts (a presigned PUT cannot be multipart). */
+export const MAX_SINGLE_PUT_BYTES = 5 * 1024 ** 3;
+
+/** Stage names end up in stack names (`Cyberactive-<Stage>-Storage`), so they stay short and plain. */
+const STAGE_NAME = /^[a-z][a-z0-9]{0,15}$/;
+
+/** Typetags become TAHOE sub_types, S3 key segments and SQL values: same grammar as the ingest side uses. */
+const TYPETAG = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
+const SUPPORTED_TYPETAGS = ['cowrie', 'unr_honeypot', 'sighting', 'email', 'openphish_feed', 'phishtank_feed'];
+
+const positiveInt = () =>
+  z.int({ error: 'must be a positive integer' }).min(1, { error: 'must be a positive integer' });
+
+const days = (fallback: number) => positiveInt().default(fallback);
+
+/**
+ * EventBridge Scheduler accepts `rate(value unit)` and `cron(6 fields)` for recurring schedules
+ * (https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html). `at()` is one-time and rejected.
+ */
+export function scheduleProblem(expression: string): string | undefined {
+  const rate = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expression);
+  if (rate) {
+    const value = Number(rate[1]);
+    const unit = rate[2] ?? '';
+    if (value < 1) return 'rate value must be at least 1';
+    if ((value === 1) !== !unit.endsWith('s')) {
+      return `use the ${value === 1 ? 'singular' : 'plural'} unit with a rate of ${value}`;
+    }
+    return undefined;
+  }
+  const cron = /^cron\((.*)\)$/.exec(expression);
+  if (cron) {
+    const fields = (cron[1] ?? '').trim().split(/\s+/);
+    if (fields.length !== 6) return 'cron() needs 6 fields: minutes hours day-of-month month day-of-week year';
+    if (!fields.every((f) => /^[0-9A-Za-z*?,/#-]+$/.test(f))) return 'cron() field holds an unexpected character';
+    // Scheduler refuses a value in both day fields: one of them must be '?'.
+    const dayOfMonth = fields[2];
+    const dayOfWeek = fields[4];
+    if ((dayOfMonth === '?') === (dayOfWeek === '?')) return "exactly one of day-of-month and day-of-week must be '?'";
+    return undefined;
+  }
+  return 'must be a rate(...) or cron(...) expression';
+}
+
+const schedule = (fallback: string) =>
+  z
+    .string({ error: 'must be a rate(...) or cron(...) expression' })
+    .default(fallback)
+    .superRefine((value, ctx) => {
+      const problem = scheduleProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    });
+
+const httpsUrl = z.string({ error: 'must be an https URL' }).superRefine((value, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be an https URL' });
+    return;
+  }
+  if (url.protocol !== 'https:') ctx.addIssue({ code: 'custom', message: 'must be an https URL' });
+  else if (url.username || url.password) ctx.addIssue({ code: 'custom', message: 'must not embed credentials' });
+});
+
+function unique<T>(label: string) {
+  return (values: readonly T[], ctx: z.RefinementCtx) => {
+    values.forEach((v, i) => {
+      if (values.indexOf(v) !== i) ctx.addIssue({ code: 'custom', path: [i], message: `duplicate ${label}` });
+    });
+  };
+}
+
+const retentionSchema = z.strictObject({
+  /** Raw uploads (current versions). */
+  rawDays: days(400),
+  /** Parquet output. */
+  curatedDays: days(400),
+  /** Quarantined records with their reasons. */
+  quarantineDays: days(90),
+  /** Evidence: RFC 3161 tokens and inclusion proofs. */
+  proofsDays: days(3650),
+  /** Loader manifests. */
+  manifestsDays: days(30),
+  /** S3 server access logs. */
+  accessLogsDays: days(365),
+  /** Previous versions in versioned buckets, counted from the day they became noncurrent. */
+  noncurrentVersionDays: days(30),
+  /** Parts of multipart uploads that were never completed. */
+  incompleteUploadDays: days(7),
+  /** The pipeline event bus archive (replay window). */
+  eventArchiveDays: days(90),
+});
+
+const objectLockSchema = z.strictObject({
+  mode: z.enum(['GOVERNANCE', 'COMPLIANCE'], { error: 'must be GOVERNANCE or COMPLIANCE' }),
+  days: positiveInt(),
+});
+
+function stageSchema(stage: string) {
+  return z
+    .strictObject({
+      /** Dev-style stage: resources are deleted with the stack and the stack has no termination protection. */
+      destroyable: z.boolean({ error: 'must be true or false' }).default(false),
+      retention: retentionSchema.prefault({}),
+      /** Typetags this deployment routes; tenants are allowed a subset. */
+      allowedTypetags: z
+        .array(z.string({ error: 'must be a typetag' }).regex(TYPETAG, { error: 'must be an identifier (typetag)' }), {
+          error: 'must be a list of typetags',
+        })
+        .min(1, { error: 'must list at least one typetag' })
+        .default(() => [...SUPPORTED_TYPETAGS])
+        .superRefine(unique('typetag')),
+      /** RFC 3161 time-stamping authorities, tried in order. */
+      tsaUrls: z
+        .array(httpsUrl, { error: 'must be a list of https URLs' })
+        .min(1, { error: 'must list at least one TSA URL' })
+        .superRefine(unique('TSA URL')),
+      alarmEmail: z.email({ error: 'must be an e-mail address' }),
+      maxUploadBytes: positiveInt()
+        .max(MAX_SINGLE_PUT_BYTES, {
+          error: `must be at most ${MAX_SINGLE_PUT_BYTES} (5 GiB, the largest single PUT that S3 accepts)`,
+        })
+        .default(MAX_SINGLE_PUT_BYTES),
+      schedules: z
+        .strictObject({ notary: schedule('rate(15 minutes)'), loader: schedule('rate(5 minutes)') })
+        .prefault({}),
+      /** Object Lock default retention on the proofs bucket. @default - no Object Lock */
+      proofsObjectLock: objectLockSchema.optional(),
+      /**
+       * Upper bound of concurrent process invocations. The SQS event source's maximum concurrency accepts 2–1000
+       * (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html).
+       */
+      processConcurrency: z
+        .int({ error: 'must be an integer from 2 to 1000' })
+        .min(2, { error: 'must be an integer from 2 to 1000' })
+        .max(1000, { error: 'must be an integer from 2 to 1000' })
+        .default(10),
+    })
+    .superRefine((cfg, ctx) => {
+      if (cfg.destroyable && PRODUCTION_STAGES.includes(stage)) {
+        ctx.addIssue({ code: 'custom', path: ['destroyable'], message: `must be false for the ${stage} stage` });
+      }
+      if (cfg.destroyable && cfg.proofsObjectLock) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['destroyable'],
+          message: 'must be false when proofsObjectLock is set (locked objects cannot be deleted)',
+        });
+      }
+      if (cfg.proofsObjectLock && cfg.proofsObjectLock.days > cfg.retention.proofsDays) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['proofsObjectLock', 'days'],
+          message: `must not exceed retention.proofsDays (${cfg.retention.proofsDays})`,
+        });
+      }
+    });
+}
+
+export type StageSettings = z.output<ReturnType<typeof stageSchema>>;
+
+/** The validated configuration of one stage, shared by every stack of that stage. */
+export type Config = Readonly<StageSettings & { stage: string }>;
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((out, part) => {
+    if (typeof part === 'number') return `${out}[${part}]`;
+    return out === '' ? String(part) : `${out}.${String(part)}`;
+  }, '');
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let current = input;
+  for (const part of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<PropertyKey, unknown>)[part];
+  }
+  return current;
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
+
+function describeIssue(stage: string, input: unknown, issue: z.core.$ZodIssue): string[] {
+  const at = formatPath(issue.path);
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => `stage ${stage}: ${at ? `${at}.` : ''}${key}: unknown key`);
+  }
+  const value = valueAt(input, issue.path);
+  if (value === undefined) return [`stage ${stage}: ${at}: is required`];
+  return [`stage ${stage}: ${at} = ${show(value)}: ${issue.message}`];
+}
+
+/** Validates one stage's settings. Throws a ConfigError listing every problem, one per line. */
+export function parseStageConfig(stage: string, raw: unknown): Config {
+  if (!STAGE_NAME.test(stage) || stage === ALL_STAGES) {
+    throw new ConfigError(`stage ${show(stage)}: stage names must match ${STAGE_NAME} and not be "${ALL_STAGES}"`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(`stage ${stage}: settings must be an object, got ${show(raw)}`);
+  }
+  const parsed = stageSchema(stage).safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.flatMap((issue) => describeIssue(stage, raw, issue));
+    throw new ConfigError(lines.join('\n'));
+  }
+  return { stage, ...parsed.data };
+}
+
+/**
+ * Resolves the stage selector (`dev`, `prod`, …, or `all`) against the `cyberactive:stages` context object and
+ * returns the validated configuration of each selected stage. Problems of every selected stage are reported together.
+ */
+export function loadConfigs(stages: unknown, selector: unknown = DEFAULT_STAGE): Config[] {
+  if (stages === null || typeof stages !== 'object' || Array.isArray(stages) || Object.keys(stages).length === 0) {
+    throw new ConfigError(`context ${STAGES_CONTEXT_KEY} must be an object with one entry per stage (see cdk.json)`);
+  }
+  const known = Object.keys(stages);
+  const wanted = selector;
+  if (typeof wanted !== 'string' || (wanted !== ALL_STAGES && !known.includes(wanted))) {
+    throw new ConfigError(`unknown stage ${show(wanted)}: expected one of ${[...known, ALL_STAGES].join(', ')}`);
+  }
+  const names = wanted === ALL_STAGES ? known : [wanted];
+  const configs: Config[] = [];
+  const problems: string[] = [];
+  for (const name of names) {
+    try {
+      configs.push(parseStageConfig(name, (stages as Record<string, unknown>)[name]));
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(err.message);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems.join('\n'));
+  return configs;
+}

@@ -1,0 +1,80 @@
+import { App, CfnResource, Stack, Validations } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import { SecureBucket } from '../../lib/constructs/secure-bucket';
+import { buildStage } from './helpers';
+
+interface Acknowledgment {
+  path: string;
+  id: string;
+  reason: string;
+  scope: IConstruct;
+}
+
+/** Every `Validations.of(x).acknowledge()` recorded in the tree, with the construct it was recorded on. */
+function acknowledgments(root: IConstruct): Acknowledgment[] {
+  return root.node.findAll().flatMap((scope) =>
+    scope.node.metadata
+      .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+      .flatMap((m) =>
+        Object.entries(m.data as Record<string, string>).map(([id, reason]) => ({
+          path: scope.node.path,
+          id: id.replace(/^annotation::/i, ''),
+          reason,
+          scope,
+        })),
+      ),
+  );
+}
+
+/** Findings of the AWS Solutions pack that are neither compliant nor acknowledged, as readable lines. */
+function findings(root: IConstruct): string[] {
+  const report = new AwsSolutionsChecks().validateScope(root);
+  return report.violations.flatMap((v) =>
+    v.violatingResources.map((r) => `${v.severity} ${v.ruleName} at ${r.constructPath}: ${v.description}`),
+  );
+}
+
+describe.each(['dev', 'prod'])('cdk-nag AwsSolutionsChecks (%s)', (stage) => {
+  test('reports no unacknowledged error or warning', () => {
+    const { app } = buildStage(stage);
+    expect(findings(app)).toEqual([]);
+  });
+
+  test('synthesis succeeds with the checks registered on the app', () => {
+    const { app } = buildStage(stage);
+    const assembly = app.synth();
+    expect(assembly.stacks.map((s) => s.stackName)).toHaveLength(1);
+  });
+
+  test('every acknowledgment is scoped to one resource and gives a reason', () => {
+    const { app } = buildStage(stage);
+    const acks = acknowledgments(app);
+    expect(acks.length).toBeGreaterThan(0);
+    for (const ack of acks) {
+      expect(ack.scope).not.toBeInstanceOf(App);
+      expect(Stack.isStack(ack.scope)).toBe(false);
+      // Exactly one CloudFormation resource at or below the acknowledged construct.
+      const resources = ack.scope.node.findAll().filter((c) => CfnResource.isCfnResource(c));
+      expect({ path: ack.path, resources: resources.length }).toEqual({ path: ack.path, resources: 1 });
+      expect(ack.reason.length).toBeGreaterThan(40);
+    }
+  });
+});
+
+describe('the cdk-nag harness', () => {
+  test('detects an access-log target bucket that nobody acknowledged', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Probe');
+    new SecureBucket(stack, 'Logs', { accessLogTarget: true });
+    expect(findings(app)).toEqual([expect.stringMatching(/AwsSolutions-S1 at Probe\/Logs\/Resource/)]);
+  });
+
+  test('detects a symmetric key without rotation', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Probe');
+    new kms.Key(stack, 'Key', { enableKeyRotation: false });
+    expect(findings(app)).toEqual([expect.stringMatching(/AwsSolutions-KMS5 at Probe\/Key\/Resource/)]);
+  });
+});

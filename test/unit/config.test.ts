@@ -1,0 +1,241 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { ConfigError } from '../../lambdas/shared/errors';
+import { loadConfigs, MAX_SINGLE_PUT_BYTES, parseStageConfig, scheduleProblem } from '../../lib/config';
+
+const cdkJson = JSON.parse(readFileSync(join(__dirname, '..', '..', 'cdk.json'), 'utf8')) as {
+  context: { 'cyberactive:stages': Record<string, Record<string, unknown>> };
+};
+const stagesFromCdkJson = cdkJson.context['cyberactive:stages'];
+
+/** The smallest valid stage: only the keys without a default. */
+const minimal = { tsaUrls: ['https://tsa.example.org/tsr'], alarmEmail: 'ops@example.org' };
+
+function messageOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfigs', () => {
+  test('parses the dev and prod stages of cdk.json', () => {
+    const [dev, prod] = loadConfigs(stagesFromCdkJson, 'all');
+    expect(dev).toMatchObject({ stage: 'dev', destroyable: true });
+    expect(prod).toMatchObject({
+      stage: 'prod',
+      destroyable: false,
+      proofsObjectLock: { mode: 'COMPLIANCE', days: 3650 },
+      maxUploadBytes: MAX_SINGLE_PUT_BYTES,
+    });
+    expect(prod?.retention.proofsDays).toBe(3650);
+  });
+
+  test('fills documented defaults for keys left out', () => {
+    const [config] = loadConfigs({ dev: minimal }, 'dev');
+    expect(config).toEqual({
+      stage: 'dev',
+      ...minimal,
+      destroyable: false,
+      maxUploadBytes: 5 * 1024 ** 3,
+      processConcurrency: 10,
+      schedules: { notary: 'rate(15 minutes)', loader: 'rate(5 minutes)' },
+      allowedTypetags: ['cowrie', 'unr_honeypot', 'sighting', 'email', 'openphish_feed', 'phishtank_feed'],
+      retention: {
+        rawDays: 400,
+        curatedDays: 400,
+        quarantineDays: 90,
+        proofsDays: 3650,
+        manifestsDays: 30,
+        accessLogsDays: 365,
+        noncurrentVersionDays: 30,
+        incompleteUploadDays: 7,
+        eventArchiveDays: 90,
+      },
+    });
+  });
+
+  test('selects dev when no stage is given', () => {
+    expect(loadConfigs({ dev: minimal, prod: minimal }, undefined).map((c) => c.stage)).toEqual(['dev']);
+  });
+
+  test('fails on an unknown stage, listing the known ones', () => {
+    expect(messageOf(() => loadConfigs({ dev: minimal, prod: minimal }, 'staging'))).toBe(
+      'unknown stage "staging": expected one of dev, prod, all',
+    );
+  });
+
+  test('fails when the stages context is missing', () => {
+    expect(messageOf(() => loadConfigs(undefined, 'dev'))).toMatch(/context cyberactive:stages must be an object/);
+  });
+
+  test('reports the problems of every stage at once with -c stage=all', () => {
+    const message = messageOf(() =>
+      loadConfigs({ dev: { ...minimal, processConcurrency: 0 }, prod: { ...minimal, alarmEmail: 'x' } }, 'all'),
+    );
+    expect(message.split('\n')).toEqual([
+      'stage dev: processConcurrency = 0: must be an integer from 2 to 1000',
+      'stage prod: alarmEmail = "x": must be an e-mail address',
+    ]);
+  });
+
+  test('refuses stage names that cannot become stack names, and the reserved name "all"', () => {
+    expect(messageOf(() => parseStageConfig('Prod-EU', minimal))).toMatch(/^stage "Prod-EU": stage names must match/);
+    expect(messageOf(() => loadConfigs({ all: minimal }, 'all'))).toMatch(/stage "all"/);
+  });
+});
+
+describe('parseStageConfig rejects each invalid value, naming stage, key and value', () => {
+  test.each<[string, Record<string, unknown>, string]>([
+    [
+      'negative retention',
+      { retention: { rawDays: -3 } },
+      'stage prod: retention.rawDays = -3: must be a positive integer',
+    ],
+    [
+      'fractional retention',
+      { retention: { accessLogsDays: 1.5 } },
+      'stage prod: retention.accessLogsDays = 1.5: must be a positive integer',
+    ],
+    ['misspelt key', { retention: { rawDay: 30 } }, 'stage prod: retention.rawDay: unknown key'],
+    ['unknown top-level key', { colour: 'blue' }, 'stage prod: colour: unknown key'],
+    [
+      'typetag that is not an identifier',
+      { allowedTypetags: ['cowrie', 'unr-honeypot'] },
+      'stage prod: allowedTypetags[1] = "unr-honeypot": must be an identifier (typetag)',
+    ],
+    [
+      'duplicate typetag',
+      { allowedTypetags: ['email', 'email'] },
+      'stage prod: allowedTypetags[1] = "email": duplicate typetag',
+    ],
+    ['empty typetag list', { allowedTypetags: [] }, 'stage prod: allowedTypetags = []: must list at least one typetag'],
+    [
+      'plain-http TSA',
+      { tsaUrls: ['http://tsa.example.org/tsr'] },
+      'stage prod: tsaUrls[0] = "http://tsa.example.org/tsr": must be an https URL',
+    ],
+    ['TSA that is not a URL', { tsaUrls: ['tsa'] }, 'stage prod: tsaUrls[0] = "tsa": must be an https URL'],
+    ['no TSA', { tsaUrls: [] }, 'stage prod: tsaUrls = []: must list at least one TSA URL'],
+    [
+      'alarm address without @',
+      { alarmEmail: 'ops.example.org' },
+      'stage prod: alarmEmail = "ops.example.org": must be an e-mail address',
+    ],
+    [
+      'upload limit above 5 GiB',
+      { maxUploadBytes: MAX_SINGLE_PUT_BYTES + 1 },
+      `stage prod: maxUploadBytes = ${MAX_SINGLE_PUT_BYTES + 1}: must be at most ${MAX_SINGLE_PUT_BYTES} (5 GiB, the largest single PUT that S3 accepts)`,
+    ],
+    ['zero upload limit', { maxUploadBytes: 0 }, 'stage prod: maxUploadBytes = 0: must be a positive integer'],
+    [
+      'schedule that is not an expression',
+      { schedules: { notary: 'every 5 minutes' } },
+      'stage prod: schedules.notary = "every 5 minutes": must be a rate(...) or cron(...) expression',
+    ],
+    [
+      'cron with both day fields',
+      { schedules: { loader: 'cron(0 * * * * *)' } },
+      `stage prod: schedules.loader = "cron(0 * * * * *)": exactly one of day-of-month and day-of-week must be '?'`,
+    ],
+    ['destroyable as a string', { destroyable: 'no' }, 'stage prod: destroyable = "no": must be true or false'],
+    [
+      'destroyable production stage',
+      { destroyable: true },
+      'stage prod: destroyable = true: must be false for the prod stage',
+    ],
+    [
+      'unknown Object Lock mode',
+      { proofsObjectLock: { mode: 'STRICT', days: 10 } },
+      'stage prod: proofsObjectLock.mode = "STRICT": must be GOVERNANCE or COMPLIANCE',
+    ],
+    [
+      'Object Lock longer than the proofs retention',
+      { retention: { proofsDays: 365 }, proofsObjectLock: { mode: 'COMPLIANCE', days: 400 } },
+      'stage prod: proofsObjectLock.days = 400: must not exceed retention.proofsDays (365)',
+    ],
+    [
+      'concurrency of one',
+      { processConcurrency: 1 },
+      'stage prod: processConcurrency = 1: must be an integer from 2 to 1000',
+    ],
+    [
+      'concurrency above the SQS limit',
+      { processConcurrency: 1001 },
+      'stage prod: processConcurrency = 1001: must be an integer from 2 to 1000',
+    ],
+  ])('%s', (_name, change, expected) => {
+    expect(messageOf(() => parseStageConfig('prod', { ...minimal, ...change })).split('\n')).toContain(expected);
+  });
+
+  test('names a missing required key', () => {
+    expect(messageOf(() => parseStageConfig('dev', { tsaUrls: minimal.tsaUrls }))).toBe(
+      'stage dev: alarmEmail: is required',
+    );
+  });
+
+  test('refuses Object Lock on a destroyable stage', () => {
+    expect(
+      messageOf(() =>
+        parseStageConfig('dev', { ...minimal, destroyable: true, proofsObjectLock: { mode: 'GOVERNANCE', days: 1 } }),
+      ),
+    ).toBe(
+      'stage dev: destroyable = true: must be false when proofsObjectLock is set (locked objects cannot be deleted)',
+    );
+  });
+
+  test('refuses settings that are not an object', () => {
+    expect(messageOf(() => parseStageConfig('dev', ['a']))).toBe('stage dev: settings must be an object, got ["a"]');
+  });
+
+  test('accepts every positive whole number of retention days and rejects every other number', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 100_000 }), (days) => {
+        const config = parseStageConfig('dev', { ...minimal, retention: { quarantineDays: days } });
+        return config.retention.quarantineDays === days;
+      }),
+    );
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.integer({ max: 0 }),
+          fc.double({ noNaN: true }).filter((d) => !Number.isInteger(d)),
+        ),
+        (days) => {
+          const message = messageOf(() => parseStageConfig('dev', { ...minimal, retention: { quarantineDays: days } }));
+          return message === `stage dev: retention.quarantineDays = ${days}: must be a positive integer`;
+        },
+      ),
+    );
+  });
+});
+
+describe('scheduleProblem', () => {
+  test.each([
+    'rate(1 minute)',
+    'rate(5 minutes)',
+    'rate(1 hour)',
+    'rate(2 days)',
+    'cron(0 12 * * ? *)',
+    'cron(0/15 8-18 ? * MON-FRI *)',
+  ])('accepts %s', (expression) => {
+    expect(scheduleProblem(expression)).toBeUndefined();
+  });
+
+  test.each([
+    ['rate(1 minutes)', 'use the singular unit with a rate of 1'],
+    ['rate(5 minute)', 'use the plural unit with a rate of 5'],
+    ['rate(0 minutes)', 'rate value must be at least 1'],
+    ['rate(5 weeks)', 'must be a rate(...) or cron(...) expression'],
+    ['cron(0 12 * * ?)', 'cron() needs 6 fields: minutes hours day-of-month month day-of-week year'],
+    ['cron(0 12 ? * ? *)', "exactly one of day-of-month and day-of-week must be '?'"],
+    ['cron(0 12 * * ? $)', 'cron() field holds an unexpected character'],
+    ['at(2030-01-01T00:00:00)', 'must be a rate(...) or cron(...) expression'],
+  ])('rejects %s', (expression, problem) => {
+    expect(scheduleProblem(expression)).toBe(problem);
+  });
+});
