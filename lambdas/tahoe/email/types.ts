@@ -7,6 +7,10 @@ export interface EmailMessage {
   /**
    * `str(msg[name])` under policy.default: the first header of that name (case-insensitive), unfolded, with
    * RFC 2047 encoded words decoded; `undefined` when absent. (The filter treats '' like absent, as `not e[k]` does.)
+   * Structured headers come back as Python rebuilds them: address headers re-serialised from the parsed
+   * addresses (`Billing Dept. <a@b>` gives `"Billing Dept." <a@b>`), Date as `format_datetime` writes it.
+   * Throws EmailError where `msg[name]` raises in Python 3.8: 'bad_date' for a Date it cannot read, 'malformed'
+   * for the parser's own crashes (e.g. `From: x <`).
    */
   header(name: string): string | undefined;
   /**
@@ -15,9 +19,10 @@ export interface EmailMessage {
    */
   body(): string;
   /**
-   * `msg['date'].datetime.timestamp()` as the reference computes it, in float seconds; a naive date (no zone,
-   * or -0000) is read in `timezone` (an IANA name; the reference used the server's local zone).
-   * Throws EmailError where the reference raises (unparsable date, second 60, fractional seconds).
+   * `msg['date'].datetime.timestamp()` as the reference computes it, in float seconds. A date without a zone
+   * (or with a zone name Python does not know) is read in `timezone` (an IANA name; an unknown name means UTC;
+   * the reference used the server's local zone); -0000 is UTC (RFC 5322 §3.3, as the reference ran with TZ=UTC).
+   * Throws EmailError('bad_date') where the reference raises (unparsable date, second 60, fractional seconds).
    */
   dateTimestamp(timezone: string): number;
 }
