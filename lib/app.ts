@@ -2,6 +2,7 @@ import { type App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { applyStageRemovalPolicy } from './aspects/destroy-with-stack';
 import { type Config, loadConfigs, STAGE_CONTEXT_KEY, STAGES_CONTEXT_KEY } from './config';
+import { ProcessingStack } from './stacks/processing-stack';
 import { StorageStack } from './stacks/storage-stack';
 
 /** What the app is built from: the stage selector and the per-stage settings (normally cdk.json context). */
@@ -16,6 +17,7 @@ export interface AppContext {
 export interface StageStacks {
   readonly config: Config;
   readonly storage: StorageStack;
+  readonly processing: ProcessingStack;
 }
 
 /** `Cyberactive-<Stage>-<Part>`, e.g. `Cyberactive-Prod-Storage`. Stack names are part of the deployment contract. */
@@ -46,6 +48,15 @@ export function buildApp(app: App, context: AppContext = contextOf(app)): StageS
       tags: { project: 'cyberactive', stage: config.stage },
     });
     applyStageRemovalPolicy(storage, config);
-    return { config, storage };
+    const processing = new ProcessingStack(app, stackName(config.stage, 'Processing'), {
+      config,
+      storage,
+      description: `cyberactive ${config.stage}: raw-events queue, process function and its alarms`,
+      terminationProtection: production,
+      tags: { project: 'cyberactive', stage: config.stage },
+    });
+    processing.addStackDependency(storage, 'grants and notifications reference the keys, buckets and tables');
+    applyStageRemovalPolicy(processing, config);
+    return { config, storage, processing };
   });
 }

@@ -34,6 +34,31 @@ const positiveInt = () =>
 
 const days = (fallback: number) => positiveInt().default(fallback);
 
+/** Whole numbers in [min, max], with the range in the message. */
+const intRange = (min: number, max: number) =>
+  z
+    .int({ error: `must be an integer from ${min} to ${max}` })
+    .min(min, { error: `must be an integer from ${min} to ${max}` })
+    .max(max, { error: `must be an integer from ${min} to ${max}` });
+
+/**
+ * The retention periods CloudWatch Logs accepts, in days
+ * (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html).
+ */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+/** The largest visibility timeout SQS accepts (12 hours). */
+export const MAX_VISIBILITY_TIMEOUT_SECONDS = 43_200;
+
+/**
+ * An SQS queue's visibility timeout must be at least six times the function's timeout, so that a message is not
+ * handed to a second invocation while the first still works on it, throttling retries included
+ * (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html).
+ */
+export const VISIBILITY_TIMEOUT_FACTOR = 6;
+
 /**
  * EventBridge Scheduler accepts `rate(value unit)` and `cron(6 fields)` for recurring schedules
  * (https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html). `at()` is one-time and rejected.
@@ -111,6 +136,40 @@ const retentionSchema = z.strictObject({
   incompleteUploadDays: days(7),
   /** The pipeline event bus archive (replay window). */
   eventArchiveDays: days(90),
+  /** Lambda log groups. */
+  logDays: z
+    .number({ error: `must be one of ${LOG_RETENTION_DAYS.join(', ')}` })
+    .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), {
+      error: `must be one of ${LOG_RETENTION_DAYS.join(', ')}`,
+    })
+    .default(90),
+});
+
+/** The process function and its queue (S3 → SQS raw-events → process λ). */
+const processingSchema = z.strictObject({
+  /** Function memory; 1769 MB is where Lambda gives a full vCPU. */
+  memoryMb: intRange(128, 10_240).default(1769),
+  /** Function timeout. The queue's visibility timeout is six times this. */
+  timeoutSeconds: intRange(1, 900).default(900),
+  /**
+   * Messages per invocation; each names one raw object that can take minutes. Above 10 SQS needs a batching
+   * window, which only delays single large files, so 10 is the bound.
+   */
+  batchSize: intRange(1, 10).default(1),
+  /**
+   * Upper bound of concurrent invocations. The SQS event source's maximum concurrency accepts 2–1000
+   * (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html).
+   * @default 10
+   */
+  maxConcurrency: intRange(2, 1000).default(10),
+  /** Deliveries of a message before it moves to the dead-letter queue. */
+  maxReceiveCount: intRange(1, 1000).default(5),
+  /** Rows per Parquet part file. */
+  rowsPerPart: intRange(1, 10_000_000).default(100_000),
+  /** Longest record accepted; longer ones are quarantined (DESIGN.md §3.5). */
+  maxRecordBytes: intRange(1, 256 * 1024 ** 2).default(1024 ** 2),
+  /** Age of the oldest queued message that raises the queue-age alarm. */
+  queueAgeAlarmSeconds: intRange(60, 14 * 86_400).default(3600),
 });
 
 const objectLockSchema = z.strictObject({
@@ -148,15 +207,7 @@ function stageSchema(stage: string) {
         .prefault({}),
       /** Object Lock default retention on the proofs bucket. @default - no Object Lock */
       proofsObjectLock: objectLockSchema.optional(),
-      /**
-       * Upper bound of concurrent process invocations. The SQS event source's maximum concurrency accepts 2–1000
-       * (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html).
-       */
-      processConcurrency: z
-        .int({ error: 'must be an integer from 2 to 1000' })
-        .min(2, { error: 'must be an integer from 2 to 1000' })
-        .max(1000, { error: 'must be an integer from 2 to 1000' })
-        .default(10),
+      processing: processingSchema.prefault({}),
     })
     .superRefine((cfg, ctx) => {
       if (cfg.destroyable && PRODUCTION_STAGES.includes(stage)) {

@@ -7,13 +7,13 @@ import { buildApp, stackName } from '../../lib/app';
 import { buildStage, cdkJsonContext, stageSettings } from './helpers';
 
 describe.each([
-  ['dev', 'Cyberactive-Dev-Storage'],
-  ['prod', 'Cyberactive-Prod-Storage'],
-])('synthesising stage %s', (stage, expectedStack) => {
+  ['dev', ['Cyberactive-Dev-Storage', 'Cyberactive-Dev-Processing']],
+  ['prod', ['Cyberactive-Prod-Storage', 'Cyberactive-Prod-Processing']],
+])('synthesising stage %s', (stage, expectedStacks) => {
   test('produces an environment-agnostic template offline, with an empty validation report', () => {
     const { app } = buildStage(stage);
     const assembly = app.synth();
-    expect(assembly.stacks.map((s) => s.stackName)).toEqual([expectedStack]);
+    expect(assembly.stacks.map((s) => s.stackName)).toEqual(expectedStacks);
     const [artifact] = assembly.stacks;
     expect(artifact?.environment).toMatchObject({ account: 'unknown-account', region: 'unknown-region' });
     expect(Object.keys(artifact?.template.Resources ?? {}).length).toBeGreaterThan(10);

@@ -1,7 +1,9 @@
-import { App, CfnResource, Stack, Validations } from 'aws-cdk-lib';
+import { App, CfnResource, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
+import { PipelineFunction } from '../../lib/constructs/pipeline-function';
 import { SecureBucket } from '../../lib/constructs/secure-bucket';
 import { buildStage } from './helpers';
 
@@ -45,7 +47,11 @@ describe.each(['dev', 'prod'])('cdk-nag AwsSolutionsChecks (%s)', (stage) => {
   test('synthesis succeeds with the checks registered on the app', () => {
     const { app } = buildStage(stage);
     const assembly = app.synth();
-    expect(assembly.stacks.map((s) => s.stackName)).toHaveLength(1);
+    const title = `${stage.charAt(0).toUpperCase()}${stage.slice(1)}`;
+    expect(assembly.stacks.map((s) => s.stackName)).toEqual([
+      `Cyberactive-${title}-Storage`,
+      `Cyberactive-${title}-Processing`,
+    ]);
   });
 
   test('every acknowledgment is scoped to one resource and gives a reason', () => {
@@ -69,6 +75,33 @@ describe('the cdk-nag harness', () => {
     const stack = new Stack(app, 'Probe');
     new SecureBucket(stack, 'Logs', { accessLogTarget: true });
     expect(findings(app)).toEqual([expect.stringMatching(/AwsSolutions-S1 at Probe\/Logs\/Resource/)]);
+  });
+
+  test('detects a wildcard permission of a pipeline function that no reason covers', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Probe');
+    const bucket = new s3.Bucket(stack, 'Bucket');
+    const fn = new PipelineFunction(stack, 'Fn', {
+      entry: 'lambdas/handlers/process.ts',
+      serviceName: 'probe',
+      description: 'probe',
+      memoryMb: 128,
+      timeout: Duration.seconds(10),
+      logRetentionDays: 1,
+    });
+    bucket.grantRead(fn, 'in/*');
+    fn.acknowledgeWildcardPermissions([
+      { finding: /^Resource::\*$/, reason: 'X-Ray has no resource-level permissions, which is all this covers.' },
+      {
+        finding: /^Action::s3:(GetObject|GetBucket|List)\*$/,
+        reason: 'Read action groups of one prefix of one bucket.',
+      },
+    ]);
+    expect(findings(app).filter((f) => f.includes('AwsSolutions-IAM5'))).toEqual([
+      expect.stringMatching(
+        /AwsSolutions-IAM5\[Resource::<Bucket83908E77\.Arn>\/in\/\*\] at Probe\/FnRole\/DefaultPolicy/,
+      ),
+    ]);
   });
 
   test('detects a symmetric key without rotation', () => {

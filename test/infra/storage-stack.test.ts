@@ -245,7 +245,7 @@ describe.each(['dev', 'prod'] as const)('StorageStack (%s)', (name) => {
     for (const delivery of deliveries) expect(delivery.Condition?.StringEquals).toHaveProperty(['aws:SourceAccount']);
   });
 
-  test('the data key rotates and can be used only through S3 and DynamoDB', () => {
+  test('the data key rotates and can be used only through S3, DynamoDB and SQS', () => {
     const built = stage(name);
     const id = logicalId(built.stack, built.stack.dataKey);
     expect(built.resources[id]?.Properties?.EnableKeyRotation).toBe(true);
@@ -257,8 +257,12 @@ describe.each(['dev', 'prod'] as const)('StorageStack (%s)', (name) => {
         JSON.stringify(s.Principal).includes(':root') &&
         actions(s).some((a) => /Decrypt|Encrypt|GenerateDataKey/.test(a)),
     );
-    expect(accountUse.map((s) => s.Sid)).toEqual(['UseThroughS3AndDynamoDb']);
+    // UseThroughSqs is added by the ProcessingStack for its queues, which are encrypted with this key.
+    expect(accountUse.map((s) => s.Sid)).toEqual(['UseThroughS3AndDynamoDb', 'UseThroughSqs']);
     expect(JSON.stringify(accountUse[0]?.Condition?.StringEquals?.['kms:ViaService'])).toMatch(/s3\..*dynamodb\./);
+    expect(JSON.stringify(accountUse[1]?.Condition?.StringEquals?.['kms:ViaService'])).toMatch(
+      /^\{"Fn::Join":\["",\["sqs\./,
+    );
   });
 
   test('the envelope key is RSA_4096 ENCRYPT_DECRYPT and decrypts only with the envelope algorithms', () => {

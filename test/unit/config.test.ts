@@ -33,6 +33,8 @@ describe('loadConfigs', () => {
       maxUploadBytes: MAX_SINGLE_PUT_BYTES,
     });
     expect(prod?.retention.proofsDays).toBe(3650);
+    expect(dev?.processing.maxConcurrency).toBe(5);
+    expect(prod?.processing.maxConcurrency).toBe(50);
   });
 
   test('fills documented defaults for keys left out', () => {
@@ -42,7 +44,16 @@ describe('loadConfigs', () => {
       ...minimal,
       destroyable: false,
       maxUploadBytes: 5 * 1024 ** 3,
-      processConcurrency: 10,
+      processing: {
+        memoryMb: 1769,
+        timeoutSeconds: 900,
+        batchSize: 1,
+        maxConcurrency: 10,
+        maxReceiveCount: 5,
+        rowsPerPart: 100_000,
+        maxRecordBytes: 1024 ** 2,
+        queueAgeAlarmSeconds: 3600,
+      },
       schedules: { notary: 'rate(15 minutes)', loader: 'rate(5 minutes)' },
       allowedTypetags: ['cowrie', 'unr_honeypot', 'sighting', 'email', 'openphish_feed', 'phishtank_feed'],
       retention: {
@@ -55,8 +66,22 @@ describe('loadConfigs', () => {
         noncurrentVersionDays: 30,
         incompleteUploadDays: 7,
         eventArchiveDays: 90,
+        logDays: 90,
       },
     });
+  });
+
+  test('reads processing.maxConcurrency, defaulting to 10', () => {
+    expect(parseStageConfig('dev', { ...minimal, processing: { maxConcurrency: 8 } }).processing.maxConcurrency).toBe(
+      8,
+    );
+    expect(parseStageConfig('dev', minimal).processing.maxConcurrency).toBe(10);
+  });
+
+  test('refuses the unknown top-level key processConcurrency', () => {
+    expect(messageOf(() => parseStageConfig('dev', { ...minimal, processConcurrency: 7 }))).toMatch(
+      /processConcurrency/,
+    );
   });
 
   test('selects dev when no stage is given', () => {
@@ -75,10 +100,13 @@ describe('loadConfigs', () => {
 
   test('reports the problems of every stage at once with -c stage=all', () => {
     const message = messageOf(() =>
-      loadConfigs({ dev: { ...minimal, processConcurrency: 0 }, prod: { ...minimal, alarmEmail: 'x' } }, 'all'),
+      loadConfigs(
+        { dev: { ...minimal, processing: { maxConcurrency: 0 } }, prod: { ...minimal, alarmEmail: 'x' } },
+        'all',
+      ),
     );
     expect(message.split('\n')).toEqual([
-      'stage dev: processConcurrency = 0: must be an integer from 2 to 1000',
+      'stage dev: processing.maxConcurrency = 0: must be an integer from 2 to 1000',
       'stage prod: alarmEmail = "x": must be an e-mail address',
     ]);
   });
@@ -160,13 +188,54 @@ describe('parseStageConfig rejects each invalid value, naming stage, key and val
     ],
     [
       'concurrency of one',
-      { processConcurrency: 1 },
-      'stage prod: processConcurrency = 1: must be an integer from 2 to 1000',
+      { processing: { maxConcurrency: 1 } },
+      'stage prod: processing.maxConcurrency = 1: must be an integer from 2 to 1000',
+    ],
+    [
+      'memory below the Lambda minimum',
+      { processing: { memoryMb: 100 } },
+      'stage prod: processing.memoryMb = 100: must be an integer from 128 to 10240',
+    ],
+    [
+      'timeout above the Lambda maximum',
+      { processing: { timeoutSeconds: 901 } },
+      'stage prod: processing.timeoutSeconds = 901: must be an integer from 1 to 900',
+    ],
+    [
+      'batch that needs a batching window',
+      { processing: { batchSize: 11 } },
+      'stage prod: processing.batchSize = 11: must be an integer from 1 to 10',
+    ],
+    [
+      'maximum concurrency of one',
+      { processing: { maxConcurrency: 1 } },
+      'stage prod: processing.maxConcurrency = 1: must be an integer from 2 to 1000',
+    ],
+    [
+      'no delivery before the DLQ',
+      { processing: { maxReceiveCount: 0 } },
+      'stage prod: processing.maxReceiveCount = 0: must be an integer from 1 to 1000',
+    ],
+    [
+      'fractional part size',
+      { processing: { rowsPerPart: 10.5 } },
+      'stage prod: processing.rowsPerPart = 10.5: must be an integer from 1 to 10000000',
+    ],
+    [
+      'queue-age alarm under a minute',
+      { processing: { queueAgeAlarmSeconds: 30 } },
+      'stage prod: processing.queueAgeAlarmSeconds = 30: must be an integer from 60 to 1209600',
+    ],
+    ['misspelt processing key', { processing: { memory: 512 } }, 'stage prod: processing.memory: unknown key'],
+    [
+      'log retention CloudWatch does not offer',
+      { retention: { logDays: 10 } },
+      'stage prod: retention.logDays = 10: must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653',
     ],
     [
       'concurrency above the SQS limit',
-      { processConcurrency: 1001 },
-      'stage prod: processConcurrency = 1001: must be an integer from 2 to 1000',
+      { processing: { maxConcurrency: 1001 } },
+      'stage prod: processing.maxConcurrency = 1001: must be an integer from 2 to 1000',
     ],
   ])('%s', (_name, change, expected) => {
     expect(messageOf(() => parseStageConfig('prod', { ...minimal, ...change })).split('\n')).toContain(expected);
