@@ -4,7 +4,9 @@ import { type CliIo, type Command, UsageError } from './io';
  * Sub-commands, loaded lazily so that `cyberactive tahoe` does not pay for the AWS SDK.
  * Add one line per command here.
  */
-const COMMANDS: Record<string, () => Promise<Command>> = {};
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  tahoe: () => import('./commands/tahoe').then((m) => m.command),
+};
 
 function help(io: CliIo, commands: Record<string, Command>): void {
   const lines = ['usage: cyberactive <command> [options]', '', 'commands:'];
