@@ -5,6 +5,9 @@ import { type CliIo, type Command, UsageError } from './io';
  * Add one line per command here.
  */
 const COMMANDS: Record<string, () => Promise<Command>> = {
+  keys: () => import('./commands/keys').then((m) => m.command),
+  encrypt: () => import('./commands/encrypt').then((m) => m.command),
+  decrypt: () => import('./commands/decrypt').then((m) => m.command),
   tahoe: () => import('./commands/tahoe').then((m) => m.command),
 };
 
