@@ -23,6 +23,11 @@ export interface ObjectInfo {
   /** Absent for objects in buckets that never had versioning enabled. */
   readonly versionId?: string;
   readonly contentType?: string;
+  /**
+   * User-defined metadata (`x-amz-meta-*`), names in lower case without the prefix, e.g. `timezone` as the upload
+   * API has shippers send it. Absent when the object has none.
+   */
+  readonly metadata?: Readonly<Record<string, string>>;
 }
 
 /** An object being read. `body` is a stream: read it to the end or destroy it, or the connection leaks. */

@@ -225,6 +225,7 @@ export class S3ObjectStore implements ObjectStore {
       lastModified: res.LastModified ?? new Date(0),
       ...(res.VersionId ? { versionId: res.VersionId } : {}),
       ...(res.ContentType ? { contentType: res.ContentType } : {}),
+      ...(res.Metadata && Object.keys(res.Metadata).length > 0 ? { metadata: res.Metadata } : {}),
     };
   }
 
@@ -239,6 +240,7 @@ export class S3ObjectStore implements ObjectStore {
         lastModified: res.LastModified ?? new Date(0),
         ...(res.VersionId ? { versionId: res.VersionId } : {}),
         ...(res.ContentType ? { contentType: res.ContentType } : {}),
+        ...(res.Metadata && Object.keys(res.Metadata).length > 0 ? { metadata: res.Metadata } : {}),
       };
     } catch (err) {
       // A HEAD answer has no body, so S3 can only say 404 (`NotFound`). Without s3:ListBucket S3 answers 403 instead

@@ -8,7 +8,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   keys: () => import('./commands/keys').then((m) => m.command),
   encrypt: () => import('./commands/encrypt').then((m) => m.command),
   decrypt: () => import('./commands/decrypt').then((m) => m.command),
+  demo: () => import('./commands/demo').then((m) => m.command),
   tahoe: () => import('./commands/tahoe').then((m) => m.command),
+  process: () => import('./commands/process').then((m) => m.command),
 };
 
 function help(io: CliIo, commands: Record<string, Command>): void {

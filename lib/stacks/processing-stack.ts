@@ -14,7 +14,35 @@ import { KEY_PREFIXES, type StorageStack } from './storage-stack';
 export const PROCESS_ENV = {
   rowsPerPart: 'ROWS_PER_PART',
   maxRecordBytes: 'MAX_RECORD_BYTES',
+  allowedTypetags: 'ALLOWED_TYPETAGS',
+  maxAttempts: 'MAX_ATTEMPTS',
+  leaseMs: 'LEASE_MS',
 } as const;
+
+/** Longest ledger lease of the process function; the core renews it every third of this while it works. */
+export const MAX_PROCESS_LEASE_SECONDS = 120;
+
+/**
+ * The ledger lease of the process function: at most {@link MAX_PROCESS_LEASE_SECONDS}, and never longer than the
+ * function may run. A crashed worker's message comes back after the visibility timeout (six function timeouts),
+ * so its lease has always run out by then and the next delivery takes the object over instead of finding it busy.
+ */
+export function processLeaseMs(timeoutSeconds: number): number {
+  return Math.min(MAX_PROCESS_LEASE_SECONDS, timeoutSeconds) * 1000;
+}
+
+/** The most attempts the ledger accepts as a limit (lambdas/ledger/invariants.ts). */
+const LEDGER_MAX_ATTEMPTS = 100;
+
+/**
+ * Attempts the ledger allows on one object before recording it as ERROR: two rounds of deliveries (at most the
+ * ledger's limit). An object that kills its worker every time (no error to catch) exhausts the first round into the
+ * DLQ; a redrive gives it one more round — enough for an object whose failure was on our side and has been fixed —
+ * after which it ends as ERROR instead of going round for ever.
+ */
+export function processMaxAttempts(maxReceiveCount: number): number {
+  return Math.min(LEDGER_MAX_ATTEMPTS, 2 * maxReceiveCount);
+}
 
 /** Properties of the {@link ProcessingStack}. */
 export interface ProcessingStackProps extends StackProps {
@@ -151,10 +179,14 @@ export class ProcessingStack extends Stack {
       environment: {
         [PROCESS_ENV.rowsPerPart]: String(p.rowsPerPart),
         [PROCESS_ENV.maxRecordBytes]: String(p.maxRecordBytes),
+        [PROCESS_ENV.allowedTypetags]: config.allowedTypetags.join(','),
+        [PROCESS_ENV.maxAttempts]: String(processMaxAttempts(p.maxReceiveCount)),
+        [PROCESS_ENV.leaseMs]: String(processLeaseMs(p.timeoutSeconds)),
       },
     });
     const fn = this.processFunction;
     storage.grantRawRead(fn);
+    storage.grantTenantsRead(fn);
     storage.grantCuratedWrite(fn);
     storage.grantQuarantineWrite(fn);
     storage.grantLedgerReadWrite(fn);
@@ -184,7 +216,7 @@ export class ProcessingStack extends Stack {
       {
         finding: /^Resource::.+\/index\/\*$/,
         reason:
-          'Queries on the ledger indexes (byTenantReceivedAt, bySha256) of the one ledger table; DynamoDB names index ARNs under the table ARN.',
+          "Read access that the ledger and tenants grant helpers give to their tables' indexes (ledger: byTenantReceivedAt, bySha256; tenants: byKeyHash); DynamoDB names index ARNs under the table ARN.",
       },
     ]);
 

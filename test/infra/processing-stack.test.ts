@@ -1,8 +1,11 @@
+import '../unit/handlers/process-env';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, type CfnElement, type Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
+import { processEnvSchema } from '../../lambdas/handlers/process';
+import { loadEnv } from '../../lambdas/shared/env';
 import { parseStageConfig } from '../../lib/config';
 import { ProcessingStack } from '../../lib/stacks/processing-stack';
 import { StorageStack } from '../../lib/stacks/storage-stack';
@@ -166,10 +169,13 @@ describe('process function', () => {
     );
     expect(Object.keys(fn?.Properties.Environment.Variables).sort()).toEqual(
       [
+        'ALLOWED_TYPETAGS',
         'CURATED_BUCKET',
         'ENVELOPE_KEY_ARN',
         'EVENT_BUS_NAME',
+        'LEASE_MS',
         'LEDGER_TABLE',
+        'MAX_ATTEMPTS',
         'MAX_RECORD_BYTES',
         'NODE_OPTIONS',
         'POWERTOOLS_METRICS_NAMESPACE',
@@ -177,8 +183,59 @@ describe('process function', () => {
         'QUARANTINE_BUCKET',
         'RAW_BUCKET',
         'ROWS_PER_PART',
+        'TENANTS_TABLE',
       ].sort(),
     );
+  });
+
+  test('sets every variable the handler reads, with values its environment schema accepts', () => {
+    const fn = Object.values(devTemplate.findResources('AWS::Lambda::Function')).find(
+      (f) => f.Properties.Runtime === 'nodejs22.x',
+    );
+    const variables = fn?.Properties.Environment.Variables as Record<string, unknown>;
+    for (const name of Object.keys(processEnvSchema.shape)) expect(variables).toHaveProperty(name);
+    // Resource names and ARNs are references until deployment; stand in for them with values of the same kind.
+    const resolved = Object.fromEntries(
+      Object.entries(variables).map(([name, value]) => [
+        name,
+        typeof value === 'string'
+          ? value
+          : name === 'ENVELOPE_KEY_ARN'
+            ? 'arn:aws:kms:eu-west-1:123456789012:key/0f0e0d0c-0b0a-0908-0706-050403020100'
+            : `resolved-${name.toLowerCase().replace(/_/g, '-')}`,
+      ]),
+    );
+    const env = loadEnv(processEnvSchema, resolved);
+    expect(env.ALLOWED_TYPETAGS).toEqual([
+      'cowrie',
+      'unr_honeypot',
+      'sighting',
+      'email',
+      'openphish_feed',
+      'phishtank_feed',
+    ]);
+    expect(env.MAX_ATTEMPTS).toBe(10);
+    expect(env.LEASE_MS).toBe(120_000);
+  });
+
+  test('derives the ledger lease and attempts from the stage settings: the lease ends before SQS redelivers', () => {
+    const { template, processing } = buildWith({
+      allowedTypetags: ['cowrie', 'email'],
+      processing: { timeoutSeconds: 30, maxReceiveCount: 3 },
+    });
+    const resources = template.toJSON().Resources;
+    const fn = resources[logicalId(processing, processing.processFunction)].Properties;
+    const queue = resources[logicalId(processing, processing.queue)].Properties;
+    expect(fn.Environment.Variables).toMatchObject({
+      ALLOWED_TYPETAGS: 'cowrie,email',
+      LEASE_MS: '30000',
+      MAX_ATTEMPTS: '6',
+    });
+    expect(Number(fn.Environment.Variables.LEASE_MS)).toBeLessThan(queue.VisibilityTimeout * 1000);
+    // The ledger refuses limits above 100 attempts.
+    const many = buildWith({ processing: { maxReceiveCount: 1000 } });
+    const manyFn = many.template.toJSON().Resources[logicalId(many.processing, many.processing.processFunction)];
+    expect(manyFn.Properties.Environment.Variables.MAX_ATTEMPTS).toBe('100');
   });
 
   test('logs to its own log group with the stage retention', () => {
@@ -205,7 +262,12 @@ describe('process function', () => {
   test('was bundled locally with a source map (no Docker)', () => {
     const assembly = dev.app.synth();
     const assetDirs = readdirSync(assembly.directory).filter((d) => d.startsWith('asset.'));
-    const bundles = assetDirs.filter((d) => existsSync(join(assembly.directory, d, 'index.js')));
+    // Our functions' bundles; CDK's own prebuilt custom-resource providers (with __entrypoint__.js) ship no map.
+    const bundles = assetDirs.filter(
+      (d) =>
+        existsSync(join(assembly.directory, d, 'index.js')) &&
+        !existsSync(join(assembly.directory, d, '__entrypoint__.js')),
+    );
     expect(bundles.length).toBeGreaterThan(0);
     for (const dir of bundles) expect(existsSync(join(assembly.directory, dir, 'index.js.map'))).toBe(true);
   });
@@ -270,6 +332,7 @@ describe('process function permissions (least privilege)', () => {
       dev.storage.curatedBucket,
       dev.storage.quarantineBucket,
       dev.storage.ledgerTable,
+      dev.storage.tenantsTable,
       dev.storage.eventBus,
       dev.storage.dataKey,
       dev.storage.envelopeKey,
@@ -283,6 +346,16 @@ describe('process function permissions (least privilege)', () => {
     expect(statements.find((s) => JSON.stringify(s.Resource).includes(fragment(dev.storage.eventBus)))?.Action).toBe(
       'events:PutEvents',
     );
+  });
+});
+
+describe('process function and the tenant registry', () => {
+  test('reads tenant settings but cannot change tenants or API keys', () => {
+    const tenants = logicalId(dev.storage, dev.storage.tenantsTable);
+    const onTenants = functionStatements(devTemplate).filter((s) => JSON.stringify(s.Resource).includes(tenants));
+    const actions = onTenants.flatMap(actionsOf);
+    expect(actions).toContain('dynamodb:GetItem');
+    expect(actions.filter((a) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(a))).toEqual([]);
   });
 });
 
