@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { type Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { type Duration, RemovalPolicy, Size, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -46,6 +46,17 @@ export interface PipelineFunctionProps {
    * @default - none
    */
   readonly environment?: Record<string, string>;
+  /**
+   * Size of `/tmp` in MiB (512–10240). Functions that stage output on disk before committing it need more.
+   * @default 512
+   */
+  readonly ephemeralStorageMb?: number;
+  /**
+   * Caps the V8 old-generation heap at this share of `memoryMb`. Without a cap V8 grows its heap lazily up to the
+   * function's memory, and a large file can then hit the memory limit instead of collecting garbage.
+   * @default - no cap
+   */
+  readonly heapShareOfMemory?: number;
 }
 
 /**
@@ -73,6 +84,16 @@ export class PipelineFunction extends nodejs.NodejsFunction {
     if (timeoutSeconds < 1 || timeoutSeconds > 900) {
       throw new Error(`${where}: timeout = ${timeoutSeconds} s: must be from 1 to 900 seconds`);
     }
+    const ephemeralMb = props.ephemeralStorageMb ?? 512;
+    if (!Number.isInteger(ephemeralMb) || ephemeralMb < 512 || ephemeralMb > 10_240) {
+      throw new Error(`${where}: ephemeralStorageMb = ${ephemeralMb}: must be an integer from 512 to 10240`);
+    }
+    const share = props.heapShareOfMemory;
+    if (share !== undefined && !(share > 0 && share < 1)) {
+      throw new Error(`${where}: heapShareOfMemory = ${share}: must be between 0 and 1`);
+    }
+    const nodeOptions = ['--enable-source-maps'];
+    if (share !== undefined) nodeOptions.push(`--max-old-space-size=${Math.floor(props.memoryMb * share)}`);
     // Created before super() so that they can be passed in, hence siblings of the function: `<id>LogGroup`, `<id>Role`.
     const logGroup = new logs.LogGroup(scope, `${id}LogGroup`, {
       retention: props.logRetentionDays as logs.RetentionDays,
@@ -93,6 +114,7 @@ export class PipelineFunction extends nodejs.NodejsFunction {
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memoryMb,
+      ephemeralStorageSize: Size.mebibytes(ephemeralMb),
       timeout: props.timeout,
       tracing: lambda.Tracing.ACTIVE,
       logGroup,
@@ -101,7 +123,7 @@ export class PipelineFunction extends nodejs.NodejsFunction {
       environment: {
         POWERTOOLS_SERVICE_NAME: props.serviceName,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
-        NODE_OPTIONS: '--enable-source-maps',
+        NODE_OPTIONS: nodeOptions.join(' '),
         ...props.environment,
       },
       bundling: {

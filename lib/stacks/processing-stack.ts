@@ -175,6 +175,10 @@ export class ProcessingStack extends Stack {
       description: `cyberactive ${config.stage}: raw object → TAHOE Parquet, quarantine and ledger`,
       memoryMb: p.memoryMb,
       timeout,
+      // Parts and the quarantine file are staged in /tmp until the envelope authenticates (about 1.9 × the
+      // plaintext), and the heap is capped so that a large file is collected rather than hitting the memory limit.
+      ephemeralStorageMb: 10_240,
+      heapShareOfMemory: 0.6,
       logRetentionDays: config.retention.logDays,
       environment: {
         [PROCESS_ENV.rowsPerPart]: String(p.rowsPerPart),

@@ -150,7 +150,7 @@ describe('process function', () => {
       Environment: {
         Variables: Match.objectLike({
           POWERTOOLS_SERVICE_NAME: 'process',
-          NODE_OPTIONS: '--enable-source-maps',
+          NODE_OPTIONS: Match.stringLikeRegexp('^--enable-source-maps'),
           ROWS_PER_PART: '100000',
           MAX_RECORD_BYTES: '1048576',
         }),
@@ -256,6 +256,14 @@ describe('process function', () => {
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       BatchSize: 1,
       ScalingConfig: { MaximumConcurrency: max },
+    });
+  });
+
+  test('stages output on a 10 GiB /tmp and caps the V8 heap below the function memory', () => {
+    devTemplate.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('raw object'),
+      EphemeralStorage: { Size: 10240 },
+      Environment: { Variables: Match.objectLike({ NODE_OPTIONS: '--enable-source-maps --max-old-space-size=1061' }) },
     });
   });
 

@@ -3,6 +3,7 @@
  * objects refused as a whole, duplicates, and byte-identical output across runs.
  */
 import { createHash } from 'node:crypto';
+import { phishingEmail } from '../../../lambdas/local/sample-logs';
 import type { ProcessOutcome } from '../../../lambdas/process/ports';
 import { processObject } from '../../../lambdas/process/process-object';
 import { PermanentError } from '../../../lambdas/shared/errors';
@@ -186,6 +187,15 @@ describe('processObject on a mixed cowrie file', () => {
         processedAt: '2026-11-22T10:00:00.000Z',
       },
     ]);
+  });
+
+  test('reads a whole-file typetag (an e-mail) as one record', async () => {
+    const { req } = await putRaw(world, Buffer.from(phishingEmail()), { typetag: 'email', timezone: 'Europe/London' });
+    const item = processed(await processObject(req, world.deps()));
+    expect(item.counts).toMatchObject({ recordsIn: 1, success: 1, raws: 1, quarantined: 0 });
+    const rows = await readRows(world.store, CURATED, item.outputs?.curated ?? []);
+    expect(rows.tahoe_raw).toHaveLength(1);
+    expect(rows.tahoe_instance.some((r) => r.itype === 'event' && r.sub_type === 'email')).toBe(true);
   });
 
   test('an empty object is processed with no records and no output', async () => {
