@@ -4,6 +4,7 @@ import { applyStageRemovalPolicy } from './aspects/destroy-with-stack';
 import { type Config, loadConfigs, STAGE_CONTEXT_KEY, STAGES_CONTEXT_KEY } from './config';
 import { ProcessingStack } from './stacks/processing-stack';
 import { StorageStack } from './stacks/storage-stack';
+import { WarehouseStack } from './stacks/warehouse-stack';
 
 /** What the app is built from: the stage selector and the per-stage settings (normally cdk.json context). */
 export interface AppContext {
@@ -18,6 +19,7 @@ export interface StageStacks {
   readonly config: Config;
   readonly storage: StorageStack;
   readonly processing: ProcessingStack;
+  readonly warehouse: WarehouseStack;
 }
 
 /** `Cyberactive-<Stage>-<Part>`, e.g. `Cyberactive-Prod-Storage`. Stack names are part of the deployment contract. */
@@ -57,6 +59,18 @@ export function buildApp(app: App, context: AppContext = contextOf(app)): StageS
     });
     processing.addStackDependency(storage, 'grants and notifications reference the keys, buckets and tables');
     applyStageRemovalPolicy(processing, config);
-    return { config, storage, processing };
+    const warehouse = new WarehouseStack(app, stackName(config.stage, 'Warehouse'), {
+      config,
+      storage,
+      description: `cyberactive ${config.stage}: Redshift Serverless in an isolated VPC and the scheduled loader`,
+      terminationProtection: production,
+      tags: { project: 'cyberactive', stage: config.stage },
+    });
+    warehouse.addStackDependency(
+      storage,
+      'the namespace is encrypted with the data key; COPY reads the curated and manifests buckets',
+    );
+    applyStageRemovalPolicy(warehouse, config);
+    return { config, storage, processing, warehouse };
   });
 }

@@ -172,6 +172,65 @@ const processingSchema = z.strictObject({
   queueAgeAlarmSeconds: intRange(60, 14 * 86_400).default(3600),
 });
 
+/**
+ * Redshift Serverless base capacity, in RPUs: 8 to 512 in steps of 8
+ * (https://docs.aws.amazon.com/redshift/latest/mgmt/serverless-capacity.html).
+ */
+export const WAREHOUSE_RPU = { min: 8, max: 512, step: 8 } as const;
+
+/**
+ * Database and user names become SQL identifiers and Data API request fields: lower-case letters, digits and `_`,
+ * starting with a letter, at most 63 characters (Redshift's identifier limit is 127 bytes; shorter keeps them plain).
+ * https://docs.aws.amazon.com/redshift/latest/dg/r_names.html
+ */
+const SQL_NAME = /^[a-z][a-z0-9_]{0,62}$/;
+
+/**
+ * Names Redshift refuses for the admin user or the database (reserved words that would pass {@link SQL_NAME}), plus
+ * the system users. Not exhaustive: CloudFormation still has the last word on deployment.
+ * https://docs.aws.amazon.com/redshift/latest/dg/r_pg_keywords.html
+ */
+const RESERVED_SQL_NAMES = [
+  'rdsdb',
+  'public',
+  'user',
+  'select',
+  'table',
+  'default',
+  'all',
+  'padb_harvest',
+  'template0',
+  'template1',
+];
+
+const sqlName = (fallback: string) =>
+  z
+    .string({ error: 'must be a lower-case SQL name' })
+    .regex(SQL_NAME, { error: 'must be a lower-case SQL name: a letter, then letters, digits or _ (at most 63)' })
+    .refine((name) => !RESERVED_SQL_NAMES.includes(name), { error: 'is a reserved name in Redshift' })
+    .default(fallback);
+
+/** The Redshift Serverless warehouse and its loader (DESIGN.md §3.8). */
+const warehouseSchema = z.strictObject({
+  /** Base capacity of the workgroup in RPUs (8–512, a multiple of 8): what a query gets before scaling. */
+  baseCapacity: intRange(WAREHOUSE_RPU.min, WAREHOUSE_RPU.max)
+    .refine((rpu) => rpu % WAREHOUSE_RPU.step === 0, { error: `must be a multiple of ${WAREHOUSE_RPU.step}` })
+    .default(WAREHOUSE_RPU.min),
+  /** The database the pipeline's tables live in (created with the namespace). */
+  databaseName: sqlName('cyberactive'),
+  /** The namespace's admin user; its password is generated and rotated by Redshift in Secrets Manager. */
+  adminUsername: sqlName('cyberactive_admin'),
+  /** Loader function memory. It reads only Parquet footers (Redshift reads the data from S3): little is needed. */
+  loaderMemoryMb: intRange(128, 10_240).default(512),
+  /** Loader function timeout; one run waits for its load to commit, so this bounds the largest batch. */
+  loaderTimeoutSeconds: intRange(60, 900).default(900),
+  /**
+   * How long the warehouse may go without a successful loader run before the freshness alarm goes off. At most a
+   * day: CloudWatch evaluates an alarm over at most one day of 5-minute periods.
+   */
+  freshnessAlarmSeconds: intRange(300, 86_400).default(3600),
+});
+
 const objectLockSchema = z.strictObject({
   mode: z.enum(['GOVERNANCE', 'COMPLIANCE'], { error: 'must be GOVERNANCE or COMPLIANCE' }),
   days: positiveInt(),
@@ -208,6 +267,7 @@ function stageSchema(stage: string) {
       /** Object Lock default retention on the proofs bucket. @default - no Object Lock */
       proofsObjectLock: objectLockSchema.optional(),
       processing: processingSchema.prefault({}),
+      warehouse: warehouseSchema.prefault({}),
     })
     .superRefine((cfg, ctx) => {
       if (cfg.destroyable && PRODUCTION_STAGES.includes(stage)) {

@@ -11,6 +11,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   demo: () => import('./commands/demo').then((m) => m.command),
   tahoe: () => import('./commands/tahoe').then((m) => m.command),
   process: () => import('./commands/process').then((m) => m.command),
+  load: () => import('./commands/load').then((m) => m.command),
+  sql: () => import('./commands/sql').then((m) => m.command),
 };
 
 function help(io: CliIo, commands: Record<string, Command>): void {

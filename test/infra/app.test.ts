@@ -7,8 +7,8 @@ import { buildApp, stackName } from '../../lib/app';
 import { buildStage, cdkJsonContext, stageSettings } from './helpers';
 
 describe.each([
-  ['dev', ['Cyberactive-Dev-Storage', 'Cyberactive-Dev-Processing']],
-  ['prod', ['Cyberactive-Prod-Storage', 'Cyberactive-Prod-Processing']],
+  ['dev', ['Cyberactive-Dev-Storage', 'Cyberactive-Dev-Processing', 'Cyberactive-Dev-Warehouse']],
+  ['prod', ['Cyberactive-Prod-Storage', 'Cyberactive-Prod-Processing', 'Cyberactive-Prod-Warehouse']],
 ])('synthesising stage %s', (stage, expectedStacks) => {
   test('produces an environment-agnostic template offline, with an empty validation report', () => {
     const { app } = buildStage(stage);
@@ -59,6 +59,15 @@ describe('buildApp', () => {
     const { app, storage } = buildStage('dev');
     new kms.Key(storage, 'UnrotatedKey', { enableKeyRotation: false });
     expect(() => app.synth()).toThrow(/AwsSolutions-KMS5/);
+  });
+
+  test('builds the warehouse after storage, with termination protection outside destroyable stages', () => {
+    const dev = buildStage('dev');
+    const prod = buildStage('prod');
+    expect(dev.warehouse.dependencies).toContain(dev.storage);
+    expect(prod.warehouse.dependencies).toContain(prod.storage);
+    expect(dev.warehouse.terminationProtection).toBe(false);
+    expect(prod.warehouse.terminationProtection).toBe(true);
   });
 
   test('names stacks Cyberactive-<Stage>-<Part>', () => {

@@ -51,7 +51,37 @@ describe.each(['dev', 'prod'])('cdk-nag AwsSolutionsChecks (%s)', (stage) => {
     expect(assembly.stacks.map((s) => s.stackName)).toEqual([
       `Cyberactive-${title}-Storage`,
       `Cyberactive-${title}-Processing`,
+      `Cyberactive-${title}-Warehouse`,
     ]);
+  });
+
+  test('checks the warehouse stack: its VPC, Redshift, loader and schedule resources are in the report scope', () => {
+    const { app, warehouse } = buildStage(stage);
+    // A finding planted in the warehouse stack must surface, so a clean report above means a checked stack.
+    new kms.Key(warehouse, 'UnrotatedProbeKey', { enableKeyRotation: false });
+    expect(findings(app)).toEqual([
+      expect.stringMatching(/AwsSolutions-KMS5 at Cyberactive-\w+-Warehouse\/UnrotatedProbeKey/),
+    ]);
+  });
+
+  test("acknowledges the warehouse roles' wildcards finding by finding, on their policies alone", () => {
+    const { app, warehouse } = buildStage(stage);
+    const acks = acknowledgments(app).filter((a) => a.path.startsWith(`${warehouse.stackName}/`));
+    const ids = acks.map((a) => `${a.path.replace(`${warehouse.stackName}/`, '')} ${a.id}`);
+    expect(ids).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          /^Warehouse\/CopyRole\/DefaultPolicy\/Resource AwsSolutions-IAM5\[Resource::.+\/tahoe\/\*\]$/,
+        ),
+        expect.stringMatching(
+          /^Warehouse\/CopyRole\/DefaultPolicy\/Resource AwsSolutions-IAM5\[Resource::.+\/manifests\/\*\]$/,
+        ),
+        expect.stringMatching(/^LoaderFunctionRole\/DefaultPolicy\/Resource AwsSolutions-IAM5\[Resource::\*\]$/),
+        expect.stringMatching(/^LoaderScheduleDeadLetterQueue\/Resource AwsSolutions-SQS3$/),
+      ]),
+    );
+    // No blanket acknowledgment of a whole rule on a role policy: IAM5 is always acknowledged per finding.
+    expect(ids.filter((id) => / AwsSolutions-IAM5$/.test(id))).toEqual([]);
   });
 
   test('every acknowledgment is scoped to one resource and gives a reason', () => {

@@ -245,7 +245,7 @@ describe.each(['dev', 'prod'] as const)('StorageStack (%s)', (name) => {
     for (const delivery of deliveries) expect(delivery.Condition?.StringEquals).toHaveProperty(['aws:SourceAccount']);
   });
 
-  test('the data key rotates and can be used only through S3, DynamoDB and SQS', () => {
+  test('the data key rotates and can be used only through S3, DynamoDB, SQS and Redshift Serverless', () => {
     const built = stage(name);
     const id = logicalId(built.stack, built.stack.dataKey);
     expect(built.resources[id]?.Properties?.EnableKeyRotation).toBe(true);
@@ -257,8 +257,13 @@ describe.each(['dev', 'prod'] as const)('StorageStack (%s)', (name) => {
         JSON.stringify(s.Principal).includes(':root') &&
         actions(s).some((a) => /Decrypt|Encrypt|GenerateDataKey/.test(a)),
     );
-    // UseThroughSqs is added by the ProcessingStack for its queues, which are encrypted with this key.
-    expect(accountUse.map((s) => s.Sid)).toEqual(['UseThroughS3AndDynamoDb', 'UseThroughSqs']);
+    // UseThroughSqs is added by the ProcessingStack for its queues, UseThroughRedshiftServerless by the
+    // WarehouseStack for the namespace; both are encrypted with this key.
+    expect(accountUse.map((s) => s.Sid)).toEqual([
+      'UseThroughS3AndDynamoDb',
+      'UseThroughSqs',
+      'UseThroughRedshiftServerless',
+    ]);
     expect(JSON.stringify(accountUse[0]?.Condition?.StringEquals?.['kms:ViaService'])).toMatch(/s3\..*dynamodb\./);
     expect(JSON.stringify(accountUse[1]?.Condition?.StringEquals?.['kms:ViaService'])).toMatch(
       /^\{"Fn::Join":\["",\["sqs\./,

@@ -55,6 +55,14 @@ describe('loadConfigs', () => {
         queueAgeAlarmSeconds: 3600,
       },
       schedules: { notary: 'rate(15 minutes)', loader: 'rate(5 minutes)' },
+      warehouse: {
+        baseCapacity: 8,
+        databaseName: 'cyberactive',
+        adminUsername: 'cyberactive_admin',
+        loaderMemoryMb: 512,
+        loaderTimeoutSeconds: 900,
+        freshnessAlarmSeconds: 3600,
+      },
       allowedTypetags: ['cowrie', 'unr_honeypot', 'sighting', 'email', 'openphish_feed', 'phishtank_feed'],
       retention: {
         rawDays: 400,
@@ -233,6 +241,47 @@ describe('parseStageConfig rejects each invalid value, naming stage, key and val
       'stage prod: retention.logDays = 10: must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653',
     ],
     [
+      'warehouse capacity below 8 RPU',
+      { warehouse: { baseCapacity: 4 } },
+      'stage prod: warehouse.baseCapacity = 4: must be an integer from 8 to 512',
+    ],
+    [
+      'warehouse capacity above 512 RPU',
+      { warehouse: { baseCapacity: 520 } },
+      'stage prod: warehouse.baseCapacity = 520: must be an integer from 8 to 512',
+    ],
+    [
+      'warehouse capacity between steps of 8 RPU',
+      { warehouse: { baseCapacity: 12 } },
+      'stage prod: warehouse.baseCapacity = 12: must be a multiple of 8',
+    ],
+    [
+      'database name with an upper-case letter',
+      { warehouse: { databaseName: 'Cyber' } },
+      'stage prod: warehouse.databaseName = "Cyber": must be a lower-case SQL name: a letter, then letters, digits or _ (at most 63)',
+    ],
+    [
+      'database name that could break out of an identifier',
+      { warehouse: { databaseName: 'x"; drop' } },
+      `stage prod: warehouse.databaseName = ${JSON.stringify('x"; drop')}: must be a lower-case SQL name: a letter, then letters, digits or _ (at most 63)`,
+    ],
+    [
+      'admin user named after a reserved word',
+      { warehouse: { adminUsername: 'user' } },
+      'stage prod: warehouse.adminUsername = "user": is a reserved name in Redshift',
+    ],
+    [
+      'loader timeout above the Lambda maximum',
+      { warehouse: { loaderTimeoutSeconds: 901 } },
+      'stage prod: warehouse.loaderTimeoutSeconds = 901: must be an integer from 60 to 900',
+    ],
+    [
+      'freshness alarm under five minutes',
+      { warehouse: { freshnessAlarmSeconds: 60 } },
+      'stage prod: warehouse.freshnessAlarmSeconds = 60: must be an integer from 300 to 86400',
+    ],
+    ['misspelt warehouse key', { warehouse: { rpu: 8 } }, 'stage prod: warehouse.rpu: unknown key'],
+    [
       'concurrency above the SQS limit',
       { processing: { maxConcurrency: 1001 } },
       'stage prod: processing.maxConcurrency = 1001: must be an integer from 2 to 1000',
@@ -280,6 +329,21 @@ describe('parseStageConfig rejects each invalid value, naming stage, key and val
         },
       ),
     );
+  });
+});
+
+describe('warehouse settings', () => {
+  test('accept every multiple of 8 RPU from 8 to 512 as base capacity', () => {
+    for (let rpu = 8; rpu <= 512; rpu += 8) {
+      expect(parseStageConfig('dev', { ...minimal, warehouse: { baseCapacity: rpu } }).warehouse.baseCapacity).toBe(
+        rpu,
+      );
+    }
+  });
+
+  test('keep the other defaults when one key is set', () => {
+    const { warehouse } = parseStageConfig('dev', { ...minimal, warehouse: { databaseName: 'threats' } });
+    expect(warehouse).toMatchObject({ databaseName: 'threats', adminUsername: 'cyberactive_admin', baseCapacity: 8 });
   });
 });
 
