@@ -19,7 +19,7 @@ import { sealCybexp, sealEnvelope } from '../envelope';
 import type { LedgerItem } from '../ledger/model';
 import type { ProcessDeps, TenantSettings } from '../process/ports';
 import { processObject } from '../process/process-object';
-import { type Envelope, rawKey } from '../shared/s3-keys';
+import { deterministicUploadId, type Envelope, rawKey } from '../shared/s3-keys';
 import { DEFAULT_FILTERS } from '../tahoe/filters';
 import { cowrieLines, phishingEmail, phishingFeed, sightingLines } from './sample-logs';
 
@@ -126,21 +126,6 @@ async function seal(u: Upload, keyArn: string, publicPem: string): Promise<Buffe
   );
 }
 
-/** A ULID for the upload: its time, then 80 bits from a hash of the sealed bytes (stable for the same input). */
-function uploadId(at: Date, sealed: Buffer): string {
-  const alphabet = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-  let t = at.getTime();
-  let time = '';
-  for (let i = 0; i < 10; i++) {
-    time = alphabet[t % 32] + time;
-    t = Math.floor(t / 32);
-  }
-  const h = createHash('sha256').update(sealed).digest();
-  let rest = '';
-  for (let i = 0; i < 16; i++) rest += alphabet[(h[i] ?? 0) % 32];
-  return time + rest;
-}
-
 /** Reads rows of a table from the Parquet parts the pipeline wrote (hyparquet: the same reader family as ours). */
 async function readParts(
   store: FsObjectStore,
@@ -196,7 +181,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       tenant: TENANT,
       typetag: u.typetag,
       receivedAt: opts.now,
-      uploadId: uploadId(opts.now, sealed),
+      uploadId: deterministicUploadId(opts.now, createHash('sha256').update(sealed).digest()),
       envelope: u.envelope,
       gzip: u.gzip,
     });

@@ -86,6 +86,26 @@ function finish(key: string): string {
   return key;
 }
 
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/**
+ * A ULID whose 48-bit time is `at` and whose 80 "random" bits come from `digest` (e.g. the SHA-256 of the
+ * uploaded bytes): the same upload of the same bytes gets the same id, so local tools that store a file under a
+ * raw key recognise a rerun as a duplicate delivery. The upload API uses random ULIDs instead.
+ */
+export function deterministicUploadId(at: Date, digest: Uint8Array): string {
+  let t = at.getTime();
+  if (!Number.isInteger(t) || t < 0 || t >= 2 ** 48) throw new InvalidIdentifierError('upload time out of ULID range');
+  let time = '';
+  for (let i = 0; i < 10; i++) {
+    time = CROCKFORD[t % 32] + time;
+    t = Math.floor(t / 32);
+  }
+  let rest = '';
+  for (let i = 0; i < 16; i++) rest += CROCKFORD[(digest[i] ?? 0) % 32];
+  return time + rest;
+}
+
 export function rawKey(f: RawKeyFields): string {
   const day = utcDay(f.receivedAt);
   return finish(

@@ -21,7 +21,7 @@ import type { ProcessDeps, ProcessOutcome, TenantSettings } from '../../process/
 import { processObject } from '../../process/process-object';
 import { ConfigError, PermanentError } from '../../shared/errors';
 import { InvalidIdentifierError, TENANT_ID, TYPETAG } from '../../shared/ids';
-import { ENVELOPES, type Envelope, rawKey } from '../../shared/s3-keys';
+import { deterministicUploadId, ENVELOPES, type Envelope, rawKey } from '../../shared/s3-keys';
 import { DEFAULT_FILTERS } from '../../tahoe/filters';
 import { type CliIo, type Command, UsageError } from '../io';
 
@@ -63,7 +63,6 @@ const DEFAULT_ROWS_PER_PART = 100_000;
 const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
 /** Long enough that a big local file never loses its lease to nobody. */
 const LEASE_MS = 60 * 60 * 1000;
-const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const ISO = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
 export const EXIT_PROCESSED = 0;
@@ -119,22 +118,6 @@ function isTimeZone(zone: string): boolean {
   } catch {
     return false;
   }
-}
-
-/**
- * A ULID whose time is the upload's and whose 80 "random" bits come from the file's hash: the same upload of the
- * same bytes gets the same raw key, so a rerun is recognised as a duplicate.
- */
-function uploadIdFor(at: Date, sha256: Buffer): string {
-  let time = '';
-  let t = at.getTime();
-  for (let i = 0; i < 10; i++) {
-    time = CROCKFORD[t % 32] + time;
-    t = Math.floor(t / 32);
-  }
-  let random = '';
-  for (let i = 0; i < 16; i++) random += CROCKFORD[(sha256[i] ?? 0) % 32];
-  return time + random;
 }
 
 async function sha256File(path: string): Promise<Buffer> {
@@ -238,7 +221,7 @@ export const command: Command = {
         tenant,
         typetag,
         receivedAt: at,
-        uploadId: uploadIdFor(at, await sha256File(input)),
+        uploadId: deterministicUploadId(at, await sha256File(input)),
         envelope,
         gzip: values.gzip ?? false,
       });

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { InvalidIdentifierError } from '../../../lambdas/shared/ids';
 import {
   decodeS3EventKey,
+  deterministicUploadId,
   ENVELOPES,
   manifestKey,
   parseManifestKey,
@@ -194,5 +195,18 @@ describe('S3 event keys', () => {
     expect(decodeS3EventKey(key.replace(/=/g, '%3D'))).toBe(key);
     expect(decodeS3EventKey(key)).toBe(key);
     expect(() => decodeS3EventKey('raw/%E0%A4%A')).toThrow('malformed');
+  });
+});
+
+describe('deterministicUploadId', () => {
+  it('is a valid ULID that sorts by time and repeats for the same time and digest', () => {
+    const digest = new Uint8Array(32).fill(7);
+    const a = deterministicUploadId(new Date('2026-11-22T10:00:00Z'), digest);
+    const b = deterministicUploadId(new Date('2026-11-22T10:00:01Z'), digest);
+    expect(a).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
+    expect(deterministicUploadId(new Date('2026-11-22T10:00:00Z'), digest)).toBe(a);
+    expect(a < b).toBe(true);
+    expect(deterministicUploadId(new Date('2026-11-22T10:00:00Z'), new Uint8Array(32).fill(8))).not.toBe(a);
+    expect(() => deterministicUploadId(new Date(-1), digest)).toThrow('ULID range');
   });
 });
