@@ -29,10 +29,49 @@ export const DEFAULT_MAX_CANONICAL_CHARS = 32 * 1024 * 1024;
  * helpers below rely on that to reuse the quoted texts of children.
  */
 export function quoteCanonical(s: string): string {
-  const hasBackslash = s.indexOf('\\') !== -1;
-  if (!hasBackslash && s.indexOf('"') === -1) return `"${s}"`;
-  // String patterns: cheaper than a regular expression with a replacement pattern.
-  return `"${(hasBackslash ? s.replaceAll('\\', '\\\\') : s).replaceAll('"', '\\"')}"`;
+  // One scan with slices between the escapes: String.prototype.replaceAll measured several times slower here.
+  let out = '"';
+  let start = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x22 || c === 0x5c) {
+      out += s.slice(start, i) + (c === 0x22 ? '\\"' : '\\\\');
+      start = i + 1;
+    }
+  }
+  return start === 0 ? `"${s}"` : `${out}${s.slice(start)}"`;
+}
+
+/**
+ * quoteCanonical(quoteCanonical(s)) without its outer quotes, in one scan: the text of a child inside its parent's
+ * canonical text (see CanonicalChild.canonQQ). Quoting twice maps `"` to `\"` then to `\\\"`, and `\` to `\\`
+ * then to `\\\\`; the inner quotes added by the first quoting become `\"` at both ends.
+ */
+export function quoteCanonicalTwice(s: string): string {
+  let out = '\\"';
+  let start = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x22 || c === 0x5c) {
+      out += s.slice(start, i) + (c === 0x22 ? '\\\\\\"' : '\\\\\\\\');
+      start = i + 1;
+    }
+  }
+  return `${out}${s.slice(start)}\\"`;
+}
+
+let flatSink = 0;
+
+/**
+ * Returns `s`, stored by V8 as one flat string from now on. Texts built by concatenation are trees of pieces
+ * that V8 copies into one string whenever they are hashed; reading a character flattens such a tree in place
+ * (the string value is unchanged, only its representation). Memoized texts that many later parents embed are
+ * flattened once here, so that hashing every parent copies them in one piece instead of walking their tree
+ * again. (Accumulating the character keeps the read from being optimised away.)
+ */
+export function flat(s: string): string {
+  flatSink ^= s.charCodeAt(0) | 0;
+  return s;
 }
 
 /** Counts the characters produced while computing canonical texts; throws past the limit. */

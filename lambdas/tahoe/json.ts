@@ -373,9 +373,38 @@ export function pyFloatJson(x: number): string {
   return finiteRepr(x);
 }
 
+/** Zeros that pad a fraction of n digits to six, by n. */
+const FRACTION_PAD = ['', '00000', '0000', '000', '00', '0', ''];
+
+/**
+ * repr(x) when x is the double nearest to a decimal with at most six fractional digits and 1 <= |x| < 2^33 (the
+ * float of every Cowrie and ISO timestamp of this era), else undefined. Such a decimal is the unique shortest
+ * representation: there the spacing of doubles is at most 2^-20 < 10^-6, so no other decimal with six or fewer
+ * fractional digits rounds to x, and any decimal with more has more significant digits. Python's repr and
+ * Number.prototype.toString both print that shortest decimal; this prints it from integers, which is cheaper
+ * than the general shortest-digits conversion of a double.
+ */
+function microsRepr(x: number, abs: number): string | undefined {
+  if (abs < 1 || abs >= 8589934592) return undefined;
+  const micros = Math.round(abs * 1e6);
+  // Exact integers (< 2^53), and IEEE division rounds correctly: equality means x is that decimal's double.
+  if (micros / 1e6 !== abs) return undefined;
+  const frac = micros % 1e6;
+  const int = (micros - frac) / 1e6;
+  const sign = x < 0 ? '-' : '';
+  if (frac === 0) return `${sign}${int}.0`;
+  let digits = String(frac);
+  digits = (FRACTION_PAD[digits.length] as string) + digits;
+  let end = 6;
+  while (digits.charCodeAt(end - 1) === 0x30) end--;
+  return `${sign}${int}.${end === 6 ? digits : digits.slice(0, end)}`;
+}
+
 function finiteRepr(x: number): string {
   if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
   const abs = Math.abs(x);
+  const fast = microsRepr(x, abs);
+  if (fast !== undefined) return fast;
   if (abs >= 1e-4 && abs < 1e16) {
     // JS prints this range in fixed notation with the same shortest digits as Python.
     const s = String(x);

@@ -14,12 +14,21 @@
  * `method: ssh`). Their hash and canonical texts are pure functions of their content, so they are memoized in
  * a bounded process-wide table; only events (unique per timestamp) and raws are hashed every time.
  */
-import { type CanonicalChild, canonical, eventHash, instanceHash, quoteCanonical } from './canonical';
+import { type CanonicalChild, canonical, eventHash, flat, instanceHash, quoteCanonicalTwice } from './canonical';
 import { PyError } from './errors';
 import { dumps, type PyDict, PyFloat, type PyScalar, type PyValue, pyTypeName, quote } from './json';
 import { compareCodePoints, isIdentifier, pyRepr } from './pystr';
 
 export type Category = 'benign' | 'malicious' | 'unknown';
+
+/**
+ * The one mutable part of a memoized (shared, frozen) attribute or object: what another module derives from it
+ * once and reuses on every record that meets the instance again (rows.ts keeps its rows here). Holding it on the
+ * instance spares a process-wide map lookup per instance and record; it lives and dies with the memo entry.
+ */
+export interface InstanceCache {
+  rows?: unknown;
+}
 
 interface Base extends CanonicalChild {
   /** Id of the memo entry this instance's texts came from (0: not memoized); keys parents' memo entries. */
@@ -35,6 +44,8 @@ interface Base extends CanonicalChild {
 export interface Attribute extends Base {
   readonly itype: 'attribute';
   readonly data: PyScalar;
+  /** Present on memoized instances (memoId ≠ 0) only. */
+  readonly cache?: InstanceCache;
 }
 
 export interface TahoeObject extends Base {
@@ -44,6 +55,8 @@ export interface TahoeObject extends Base {
   readonly cref: readonly string[];
   /** cref ∪ every child's ref (a set). */
   readonly ref: readonly string[];
+  /** Present on memoized instances (memoId ≠ 0) only. */
+  readonly cache?: InstanceCache;
 }
 
 export interface TahoeEvent extends Base {
@@ -80,7 +93,6 @@ export type Instance = Attribute | TahoeObject | TahoeEvent | TahoeSession;
 export type KnownData = (hash: string) => PyValue | undefined;
 
 const LONE_SURROGATE = /\p{Surrogate}/u;
-const SURROGATE_UNIT = /[\ud800-\udfff]/;
 const SCALAR_MESSAGE = 'expected (int, float, str, bool, NoneType)';
 
 /** Sub_types already validated (a filter uses a handful; sighting keys come from data, hence the bound). */
@@ -135,6 +147,8 @@ interface NodeMemo {
   shared?: TahoeObject;
 }
 
+type NodeKind = 'object' | 'session';
+
 /** Memo entries by child identity: one level per child (memo id, or hash for children not memoized). */
 interface Trie {
   readonly next: Map<number | string, Trie>;
@@ -154,10 +168,12 @@ function allMemoized(children: readonly Child[]): boolean {
 /** One generation of the memo: attributes by sub_type and value, objects and sessions by children. */
 class Generation {
   readonly attributes = new Map<string, Map<PyScalar, Attribute>>();
-  readonly nodes = new Map<string, Trie>();
+  /** Objects and sessions by sub_type: two maps, so that no key string is built per lookup. */
+  readonly objects = new Map<string, Trie>();
+  readonly sessions = new Map<string, Trie>();
 
-  findNode(key: string, children: readonly Child[]): NodeMemo | undefined {
-    let t = this.nodes.get(key);
+  findNode(kind: NodeKind, subType: string, children: readonly Child[]): NodeMemo | undefined {
+    let t = (kind === 'object' ? this.objects : this.sessions).get(subType);
     for (const c of children) {
       if (!t) return undefined;
       t = t.next.get(childKey(c));
@@ -165,11 +181,12 @@ class Generation {
     return t?.memo;
   }
 
-  putNode(key: string, children: readonly Child[], memo: NodeMemo): void {
-    let t = this.nodes.get(key);
+  putNode(kind: NodeKind, subType: string, children: readonly Child[], memo: NodeMemo): void {
+    const roots = kind === 'object' ? this.objects : this.sessions;
+    let t = roots.get(subType);
     if (!t) {
       t = { next: new Map() };
-      this.nodes.set(key, t);
+      roots.set(subType, t);
     }
     for (const c of children) {
       const k = childKey(c);
@@ -215,16 +232,16 @@ class Memo {
     this.added();
   }
 
-  node(key: string, children: readonly Child[]): NodeMemo | undefined {
-    const hit = this.young.findNode(key, children);
+  node(kind: NodeKind, subType: string, children: readonly Child[]): NodeMemo | undefined {
+    const hit = this.young.findNode(kind, subType, children);
     if (hit) return hit;
-    const old = this.old.findNode(key, children);
-    if (old) this.putNode(key, children, old);
+    const old = this.old.findNode(kind, subType, children);
+    if (old) this.putNode(kind, subType, children, old);
     return old;
   }
 
-  putNode(key: string, children: readonly Child[], memo: NodeMemo): void {
-    this.young.putNode(key, children, memo);
+  putNode(kind: NodeKind, subType: string, children: readonly Child[], memo: NodeMemo): void {
+    this.young.putNode(kind, subType, children, memo);
     this.added();
   }
 
@@ -276,48 +293,56 @@ function quoteKey(k: string): string {
   return q;
 }
 
+/** Stable insertion sort (a parent has a handful of children; Array.prototype.sort costs more to set up). */
+function insertionSort<T>(xs: T[], before: (a: T, b: T) => boolean): T[] {
+  for (let i = 1; i < xs.length; i++) {
+    const cur = xs[i] as T;
+    let j = i - 1;
+    while (j >= 0 && before(cur, xs[j] as T)) {
+      xs[j + 1] = xs[j] as T;
+      j--;
+    }
+    xs[j + 1] = cur;
+  }
+  return xs;
+}
+
+const bySubType = (a: Child, b: Child): boolean => compareCodePoints(a.subType, b.subType) < 0;
+const byJson = (a: Child, b: Child): boolean => a.json < b.json;
+
 /**
  * `OES._makedata`: `{child.sub_type: [child.data, ...]}` with its JSON text, both in the golden order, and
  * (when `withCanon`) its canonical text built from the children's (see canonicalOfChildren).
+ *
+ * The children are sorted by sub_type (code point order, stable), so each group is a run of equal sub_types in
+ * its original order and the runs come in key order: the same groups and order as grouping in a map and then
+ * sorting its keys, without the map.
  */
 function compose(children: readonly Child[], withCanon: boolean): Composed {
-  let keys: string[];
-  let groups: Map<string, Child[]> | undefined;
-  if (children.length === 1) keys = [(children[0] as Child).subType];
-  else {
-    groups = new Map();
-    for (const c of children) {
-      const g = groups.get(c.subType);
-      if (g) g.push(c);
-      else groups.set(c.subType, [c]);
-    }
-    keys = Array.from(groups.keys());
-    if (keys.length > 1) {
-      // Without surrogates, UTF-16 order is code point order and the native sort applies.
-      if (keys.some((k) => SURROGATE_UNIT.test(k))) keys.sort(compareCodePoints);
-      else keys.sort();
-    }
-  }
+  const sorted = children.length === 1 ? (children as Child[]) : insertionSort(children.slice(), bySubType);
   const data: PyDict = new Map();
   let json = '{';
   let canon = '{';
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i] as string;
+  for (let start = 0; start < sorted.length; ) {
+    const k = (sorted[start] as Child).subType;
+    let end = start + 1;
+    while (end < sorted.length && (sorted[end] as Child).subType === k) end++;
     const qk = quoteKey(k);
-    const g = groups ? (groups.get(k) as Child[]) : (children as Child[]);
-    if (g.length === 1) {
-      const c = g[0] as Child;
+    const first = start === 0;
+    if (end - start === 1) {
+      const c = sorted[start] as Child;
       data.set(k, [c.data]);
-      json += `${i === 0 ? '' : ','}${qk}:[${c.json}]`;
-      if (withCanon) canon += `${i === 0 ? '' : ', '}${qk}: "[${c.canonQQ}]"`;
+      json += `${first ? '' : ','}${qk}:[${c.json}]`;
+      if (withCanon) canon += `${first ? '' : ', '}${qk}: "[${c.canonQQ}]"`;
+      start = end;
       continue;
     }
-    g.sort((a, b) => (a.json < b.json ? -1 : a.json > b.json ? 1 : 0));
+    const g = insertionSort(sorted.slice(start, end), byJson);
     data.set(
       k,
       g.map((c) => c.data),
     );
-    json += `${i === 0 ? '' : ','}${qk}:[${g.map((c) => c.json).join(',')}]`;
+    json += `${first ? '' : ','}${qk}:[${g.map((c) => c.json).join(',')}]`;
     if (withCanon) {
       const unique = new Map<string, string>();
       for (const c of g) unique.set(c.canon, c.canonQQ);
@@ -325,23 +350,70 @@ function compose(children: readonly Child[], withCanon: boolean): Composed {
         .sort()
         .map((c) => unique.get(c) as string)
         .join(', ');
-      canon += `${i === 0 ? '' : ', '}${qk}: "[${items}]"`;
+      canon += `${first ? '' : ', '}${qk}: "[${items}]"`;
     }
+    start = end;
   }
   return { data, json: `${json}}`, canon: withCanon ? `${canon}}` : '' };
 }
 
-/** `OES._makeref`: direct children, and children plus their refs. */
+/**
+ * Whether `hashes` holds `h` (`includes`). Hashes are hex digests, so comparing their first characters rules out
+ * most candidates before a full string comparison (the strings compared are rarely the same object).
+ */
+export function hasHash(hashes: readonly string[], h: string): boolean {
+  const c = h.charCodeAt(0);
+  for (let i = 0; i < hashes.length; i++) {
+    const x = hashes[i] as string;
+    if (x.charCodeAt(0) === c && x === h) return true;
+  }
+  return false;
+}
+
+/** Whether no hash occurs twice in `hashes` (see hasHash). */
+export function distinctHashes(hashes: readonly string[]): boolean {
+  for (let i = 1; i < hashes.length; i++) {
+    const h = hashes[i] as string;
+    const c = h.charCodeAt(0);
+    for (let j = 0; j < i; j++) {
+      const x = hashes[j] as string;
+      if (x.charCodeAt(0) === c && x === h) return false;
+    }
+  }
+  return true;
+}
+
+/** Beyond this many hashes, ref lists are de-duplicated with a Set rather than by scanning the list. */
+const SMALL_SET = 32;
+
+/**
+ * `OES._makeref`: direct children, and children plus their refs (sets, kept in first-seen order). A parent has
+ * a few children with a few refs each: scanning the short lists costs less than a Set; large ones use a Set.
+ */
 function refsOf(children: readonly Child[]): { cref: string[]; ref: string[] } {
   const cref: string[] = [];
-  const ref = new Set<string>();
-  for (const c of children) {
-    if (!cref.includes(c.hash)) cref.push(c.hash);
-    ref.add(c.hash);
-    if (c.itype === 'object') for (const r of c.ref) ref.add(r);
+  let total = 0;
+  for (const c of children) total += c.itype === 'object' ? c.ref.length + 1 : 1;
+  if (total > SMALL_SET) {
+    const ref = new Set<string>();
+    for (const c of children) {
+      if (!cref.includes(c.hash)) cref.push(c.hash);
+      ref.add(c.hash);
+      if (c.itype === 'object') for (const r of c.ref) ref.add(r);
+    }
+    return { cref, ref: Array.from(ref) };
   }
-  return { cref, ref: Array.from(ref) };
+  const ref: string[] = [];
+  for (const c of children) {
+    if (!hasHash(cref, c.hash)) cref.push(c.hash);
+    if (!hasHash(ref, c.hash)) ref.push(c.hash);
+    if (c.itype === 'object') for (const r of c.ref) if (!hasHash(ref, r)) ref.push(r);
+  }
+  return { cref, ref };
 }
+
+/** Instances a store indexes by scanning its list (see RecordStore.byHash). */
+const SMALL_STORE = 16;
 
 /**
  * The instances one record produced, keyed by `_hash`, in creation order. Creating an instance whose hash is
@@ -349,7 +421,9 @@ function refsOf(children: readonly Child[]): { cref: string[]; ref: string[] } {
  * `" admin"` are one attribute and the first text is kept).
  */
 export class RecordStore {
-  private readonly byHash = new Map<string, Instance>();
+  /** Index by hash, built once the store outgrows SMALL_STORE (a Cowrie record creates fewer instances: a
+   * scan of the list is cheaper than a map then; a hash belongs to one instance of the list either way). */
+  private byHash: Map<string, Instance> | undefined;
   private readonly list: Instance[] = [];
 
   constructor(private readonly options: { readonly known?: KnownData; readonly maxCanonicalChars?: number } = {}) {}
@@ -364,13 +438,21 @@ export class RecordStore {
   }
 
   private keep<T extends Instance>(i: T): T {
-    this.byHash.set(i.hash, i);
     this.list.push(i);
+    if (this.byHash) this.byHash.set(i.hash, i);
+    else if (this.list.length > SMALL_STORE) this.byHash = new Map(this.list.map((x) => [x.hash, x]));
     return i;
   }
 
   get(hash: string): Instance | undefined {
-    return this.byHash.get(hash);
+    if (this.byHash) return this.byHash.get(hash);
+    const list = this.list;
+    const c = hash.charCodeAt(0);
+    for (let i = 0; i < list.length; i++) {
+      const x = (list[i] as Instance).hash;
+      if (x.charCodeAt(0) === c && x === hash) return list[i];
+    }
+    return undefined;
   }
 
   attribute(subType: string, data: PyValue): Attribute {
@@ -380,7 +462,8 @@ export class RecordStore {
     let a = memo.attribute(subType, data);
     if (!a) {
       validateSubType(subType);
-      const canon = canonical(data, this.options.maxCanonicalChars);
+      // Memoized texts are flattened once: parents embed them in texts hashed on every record.
+      const canon = flat(canonical(data, this.options.maxCanonicalChars));
       const keep = memoizable(data);
       a = Object.freeze<Attribute>({
         itype: 'attribute',
@@ -389,16 +472,19 @@ export class RecordStore {
         data,
         hash: instanceHash('attribute', subType, canon),
         canon,
-        canonQQ: quoteCanonical(quoteCanonical(canon)).slice(1, -1),
-        json: dumps(data),
+        canonQQ: flat(quoteCanonicalTwice(canon)),
+        json: flat(dumps(data)),
+        cache: keep ? {} : undefined,
       });
       if (keep) memo.putAttribute(a);
     }
-    const found = this.byHash.get(a.hash);
+    const found = this.get(a.hash);
     if (found) return found as Attribute;
     const stored = this.options.known?.(a.hash);
     // Adopted data is not the memo's: such an instance must not key its parents' memo entries by id.
-    if (stored !== undefined) a = { ...a, memoId: 0, data: stored as PyScalar, json: dumps(stored) };
+    if (stored !== undefined) {
+      a = { ...a, memoId: 0, data: stored as PyScalar, json: dumps(stored), cache: undefined };
+    }
     return this.keep(a);
   }
 
@@ -423,15 +509,15 @@ export class RecordStore {
     const { cref, ref } = refsOf(unique);
     const malRef = uniqueHashes(context.mal);
     const benRef = uniqueHashes(context.ben);
-    for (const h of malRef) if (!ref.includes(h)) throw new PyError('ValueError', `instance not a child: ${h}`);
+    for (const h of malRef) if (!hasHash(ref, h)) throw new PyError('ValueError', `instance not a child: ${h}`);
     for (const h of benRef) {
-      if (!ref.includes(h)) throw new PyError('ValueError', `instance not a child: ${h}`);
-      if (malRef.includes(h)) throw new PyError('ValueError', "instance can't be both benign and malicious");
+      if (!hasHash(ref, h)) throw new PyError('ValueError', `instance not a child: ${h}`);
+      if (hasHash(malRef, h)) throw new PyError('ValueError', "instance can't be both benign and malicious");
     }
     validateSubType(subType);
     const composed = compose(unique, true);
     const hash = eventHash(subType, orgid, ts, composed.canon);
-    const found = this.byHash.get(hash);
+    const found = this.get(hash);
     if (found) return found as TahoeEvent;
     const { data, json } = this.adopt(hash, composed);
     const e: TahoeEvent = {
@@ -456,32 +542,33 @@ export class RecordStore {
 
   /** `Session.add_event`: the event's hash joins the session's refs. */
   addEvent(session: TahoeSession, event: TahoeEvent): void {
-    if (!session.eventRefs.includes(event.hash)) session.eventRefs.push(event.hash);
+    if (!hasHash(session.eventRefs, event.hash)) session.eventRefs.push(event.hash);
   }
 
   private node(itype: 'object' | 'session', subType: string, children: readonly Child[]): TahoeObject | TahoeSession {
     const unique = uniqueChildren(children);
-    const key = itype === 'object' ? `o${subType}` : `s${subType}`;
     const pure = allMemoized(unique);
-    let m = memo.node(key, unique);
+    let m = memo.node(itype, subType, unique);
     let composed: Composed | undefined;
     if (!m) {
       validateSubType(subType);
       composed = compose(unique, true);
-      const canon = composed.canon;
+      // Memoized texts are flattened once: parents embed them in texts hashed on every record.
+      const canon = flat(composed.canon);
+      flat(composed.json);
       const refs = refsOf(unique);
       m = {
         id: nextMemoId++,
         hash: instanceHash(itype, subType, canon),
         canon,
-        canonQQ: quoteCanonical(quoteCanonical(canon)).slice(1, -1),
+        canonQQ: flat(quoteCanonicalTwice(canon)),
         cref: refs.cref,
         ref: refs.ref,
         composed: pure ? composed : undefined,
       };
-      memo.putNode(key, unique, m);
+      memo.putNode(itype, subType, unique, m);
     }
-    const found = this.byHash.get(m.hash);
+    const found = this.get(m.hash);
     if (found) return found as TahoeObject | TahoeSession;
     if (itype === 'object' && m.shared && !this.options.known) return this.keep(m.shared);
     const stored = this.options.known?.(m.hash);
@@ -502,6 +589,7 @@ export class RecordStore {
             canonQQ: m.canonQQ,
             cref: m.cref,
             ref: m.ref,
+            cache: memoId !== 0 ? {} : undefined,
           }
         : {
             itype,
@@ -532,13 +620,24 @@ export class RecordStore {
  */
 function uniqueHashes(children: readonly Child[] | undefined): string[] {
   const out: string[] = [];
-  if (children) for (const c of children) if (!out.includes(c.hash)) out.push(c.hash);
+  if (children) for (const c of children) if (!hasHash(out, c.hash)) out.push(c.hash);
   return out;
 }
 
-function uniqueChildren(children: readonly Child[]): Child[] {
+function uniqueChildren(children: readonly Child[]): readonly Child[] {
   if (children.length === 0) throw new PyError('ValueError', 'data cannot be empty');
+  // Usually every child is distinct: the list itself is then the answer (it is only read from here on).
+  if (allDistinct(children)) return children;
   const out: Child[] = [];
   for (const c of children) if (!out.includes(c)) out.push(c);
   return out;
+}
+
+/** Whether no child occurs twice in the list. */
+function allDistinct<T>(xs: readonly T[]): boolean {
+  for (let i = 1; i < xs.length; i++) {
+    const x = xs[i];
+    for (let j = 0; j < i; j++) if (xs[j] === x) return false;
+  }
+  return true;
 }

@@ -15,7 +15,7 @@ import { CanonicalTooLargeError, canonicalAndJson, instanceHash } from './canoni
 import { PyError } from './errors';
 import { DEFAULT_FILTERS, type FilterContext, type TahoeFilter } from './filters';
 import { DEFAULT_MAX_DEPTH, JsonDecodeError, JsonDepthError, type PyValue } from './json';
-import { type Instance, type KnownData, RecordStore } from './model';
+import { distinctHashes, hasHash, type Instance, type KnownData, RecordStore } from './model';
 import { isIdentifier, pyRepr } from './pystr';
 import { type RawTexts, readRaw } from './raw';
 import { DEFAULT_RECORD_LIMITS, framingFor, type RecordLimits, recordLimitFor } from './records';
@@ -97,10 +97,12 @@ export function oversizeResult(size: number, limit: number): TahoeRecordResult {
 }
 
 /** The distinct hashes of a raw's `_ref` (a Python set), in derivation order. */
-function unique(ref: readonly string[]): string[] {
-  const out: string[] = [];
+function unique(ref: readonly string[]): readonly string[] {
   if (ref.length <= 16) {
-    for (const h of ref) if (!out.includes(h)) out.push(h);
+    // Filters usually return distinct hashes: the list itself is then the answer (results are read-only).
+    if (distinctHashes(ref)) return ref;
+    const out: string[] = [];
+    for (const h of ref) if (!hasHash(out, h)) out.push(h);
     return out;
   }
   return Array.from(new Set(ref));

@@ -8,7 +8,7 @@
  * testing each string again. Anything else (escapes, non-ASCII, floats, nesting, duplicate keys) goes through
  * the general code.
  */
-import { Budget, canonicalAndJson, quoteCanonical, Walker } from './canonical';
+import { Budget, canonicalAndJson, flat, quoteCanonical, Walker } from './canonical';
 import { JsonDecodeError, loads, Parser, type PyDict, type PyFloat, type PyValue, pyFloatJson, quote } from './json';
 import { compareCodePoints, pyStrip } from './pystr';
 
@@ -35,21 +35,127 @@ function plainEnd(text: string, open: number): number {
 }
 
 /**
+ * A key seen recently, with the heads of its canonical members: `"key": "\"` before a plain string and
+ * `"key": "` before a number. Records of one type repeat the same dozen keys; reusing the stored key (equal
+ * content, checked) instead of a fresh slice saves the slice and, above all, hashing a new string in `Map.set`
+ * (a string computes its hash once and keeps it), and the heads make each member's canonical text three pieces
+ * instead of five (fewer pieces to allocate, and to copy when the text is hashed).
+ */
+class KeyEntry {
+  private plainHead = '';
+  private numberHead = '';
+  private quotedHead = '';
+  constructor(readonly key: string) {}
+
+  /** `"key": "\"` */
+  stringHead(): string {
+    if (this.plainHead === '') this.plainHead = flat(`"${this.key}": "\\"`);
+    return this.plainHead;
+  }
+
+  /** `"key": "` */
+  numHead(): string {
+    if (this.numberHead === '') this.numberHead = flat(`"${this.key}": "`);
+    return this.numberHead;
+  }
+
+  /** `"key": ` */
+  head(): string {
+    if (this.quotedHead === '') this.quotedHead = flat(`"${this.key}": `);
+    return this.quotedHead;
+  }
+}
+
+/**
+ * Recent plain keys, in a table probed at two slots derived from a hash of the characters (two probes keep the
+ * few dozen keys of a record type from evicting each other). A cached key may keep the text it was sliced
+ * from alive, so only keys of short records are stored: at most KEY_SLOTS × MAX_CACHING_TEXT characters are
+ * ever held.
+ */
+const KEY_SLOTS = 512;
+const MAX_CACHING_TEXT = 4096;
+const keyCache: (KeyEntry | undefined)[] = new Array<KeyEntry | undefined>(KEY_SLOTS).fill(undefined);
+
+/** Whether `entry` holds exactly the characters text[from, from + len). */
+function holds(entry: KeyEntry | undefined, text: string, from: number, len: number): entry is KeyEntry {
+  if (entry === undefined || entry.key.length !== len) return false;
+  const key = entry.key;
+  for (let k = 0; k < len; k++) if (key.charCodeAt(k) !== text.charCodeAt(from + k)) return false;
+  return true;
+}
+
+/**
+ * For a string opening at `open`: the index of its closing quote when it is plain (see plainEnd), else -1; and
+ * in `keyHash` a hash of its characters (a second result without allocating a pair).
+ */
+let keyHash = 0;
+function plainKeyEnd(text: string, open: number): number {
+  let h = 0;
+  for (let j = open + 1; j < text.length; j++) {
+    const c = text.charCodeAt(j);
+    if (c === 0x22) {
+      keyHash = h;
+      return j;
+    }
+    if (c < 0x20 || c > 0x7e || c === 0x5c) return -1;
+    h = (Math.imul(h, 31) + c) | 0;
+  }
+  return -1;
+}
+
+/** The plain key between the quotes at `open` and `close` (its hash in keyHash), from the cache if it is there. */
+function plainKey(text: string, open: number, close: number): KeyEntry {
+  const len = close - open - 1;
+  const first = keyHash & (KEY_SLOTS - 1);
+  const second = (keyHash >>> 9) & (KEY_SLOTS - 1);
+  const a = keyCache[first];
+  if (holds(a, text, open + 1, len)) return a;
+  const b = keyCache[second];
+  if (holds(b, text, open + 1, len)) return b;
+  const entry = new KeyEntry(text.slice(open + 1, close));
+  if (text.length <= MAX_CACHING_TEXT) keyCache[a === undefined || b !== undefined ? first : second] = entry;
+  return entry;
+}
+
+/** Canonical text after a member's value: its closing, then the separator before the next member. */
+const PLAIN_STRING_TAIL = '\\"", ';
+const NUMBER_TAIL = '", ';
+const QUOTED_TAIL = ', ';
+
+/**
  * Reads one record. Throws what `loads` throws for the same text (JsonDecodeError, JsonDepthError) and
  * CanonicalTooLargeError past `maxCanonicalChars`.
+ *
+ * The JSON text is the record's own text wherever dumps would write the same characters: most lines (Cowrie
+ * writes `json.dump(separators=(",", ":"))`) are returned as they are, without building anything. Whitespace
+ * and tokens that dumps writes differently (escapes it spells otherwise, floats like `1.50`, `-0`) are the only
+ * places where the dumped text is assembled from pieces.
  */
 export function readRaw(text: string, maxDepth: number, maxCanonicalChars: number): RawTexts {
   const p = new Parser(text, maxDepth);
   p.skipWs();
+  const objStart = p.i;
   if (text.charCodeAt(p.i) !== 0x7b || maxDepth < 1) return general(text, maxDepth, maxCanonicalChars);
   const budget = new Budget(maxCanonicalChars);
   const data: PyDict = new Map();
+  // Per member, in text order: the key, and its canonical text `"key": inner` in three pieces (head, value,
+  // tail), inner being the value's canonical text quoted once more. Assembled in key order at the end.
   const keys: string[] = [];
-  const pieces: string[] = [];
+  const heads: string[] = [];
+  const cvals: string[] = [];
+  const tails: string[] = [];
   let plainKeys = true;
-  let json = '{';
+  // dumps(data) = json + text[jsonFrom, end of the object): text before jsonFrom has been copied or replaced.
+  let json = '';
+  let jsonFrom = objStart;
   p.i++;
-  p.skipWs();
+  // Whitespace (every JSON whitespace character is <= 0x20) is left out of the dumped text.
+  if (text.charCodeAt(p.i) <= 0x20) {
+    const ws = p.i;
+    p.skipWs();
+    json += text.slice(jsonFrom, ws);
+    jsonFrom = p.i;
+  }
   if (text.charCodeAt(p.i) === 0x7d) {
     p.i++;
     return finish(p, text, data, '{}', '{}');
@@ -58,61 +164,106 @@ export function readRaw(text: string, maxDepth: number, maxCanonicalChars: numbe
     if (text.charCodeAt(p.i) !== 0x22) {
       throw new JsonDecodeError('Expecting property name enclosed in double quotes', p.i);
     }
-    // Key: a plain one is its own quoted text in the record.
+    // Key: a plain one is written by dumps exactly as it stands in the record.
     let key: string;
-    let qk: string;
+    let entry: KeyEntry | undefined;
+    let qk = '';
     const keyOpen = p.i;
-    const keyClose = plainEnd(text, keyOpen);
+    const keyClose = plainKeyEnd(text, keyOpen);
     if (keyClose !== -1) {
-      key = text.slice(keyOpen + 1, keyClose);
-      qk = text.slice(keyOpen, keyClose + 1);
+      entry = plainKey(text, keyOpen, keyClose);
+      key = entry.key;
       p.i = keyClose + 1;
     } else {
       key = p.string();
       qk = quote(key);
       if (qk.length !== key.length + 2) plainKeys = false;
+      if (qk.length !== p.i - keyOpen || !text.startsWith(qk, keyOpen)) {
+        json += text.slice(jsonFrom, keyOpen) + qk;
+        jsonFrom = p.i;
+      }
     }
-    p.skipWs();
+    if (text.charCodeAt(p.i) <= 0x20) {
+      const ws = p.i;
+      p.skipWs();
+      json += text.slice(jsonFrom, ws);
+      jsonFrom = p.i;
+    }
     if (text.charCodeAt(p.i) !== 0x3a) throw new JsonDecodeError("Expecting ':' delimiter", p.i);
     p.i++;
-    p.skipWs();
+    if (text.charCodeAt(p.i) <= 0x20) {
+      const ws = p.i;
+      p.skipWs();
+      json += text.slice(jsonFrom, ws);
+      jsonFrom = p.i;
+    }
 
     let value: PyValue;
-    let piece: string;
-    let inner: string;
-    const c = text.charCodeAt(p.i);
-    const valueClose = c === 0x22 ? plainEnd(text, p.i) : -1;
+    let head: string;
+    let cval: string;
+    let tail: string;
+    const valueOpen = p.i;
+    const c = text.charCodeAt(valueOpen);
+    const valueClose = c === 0x22 ? plainEnd(text, valueOpen) : -1;
     if (valueClose !== -1) {
-      value = text.slice(p.i + 1, valueClose);
-      piece = text.slice(p.i, valueClose + 1);
+      // A plain string: dumps writes it as it stands; stripping plain text leaves plain text, so its canonical
+      // text is json.dumps(stripped) quoted once more, i.e. the stripped text between `"\"` and `\""`.
+      value = text.slice(valueOpen + 1, valueClose);
+      head = entry ? entry.stringHead() : `${qk}: "\\"`;
+      cval = pyStrip(value);
+      tail = PLAIN_STRING_TAIL;
       p.i = valueClose + 1;
-      // Stripping plain text leaves plain text: the canonical is json.dumps(stripped), quoted once more.
-      inner = `"\\"${pyStrip(value)}\\""`;
-    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
-      value = p.value(1);
-      piece =
-        typeof value === 'number' || typeof value === 'bigint' ? String(value) : pyFloatJson((value as PyFloat).value);
-      inner = `"${piece}"`;
     } else {
-      value = p.value(1);
-      const w = new Walker(budget);
-      inner = quoteCanonical(w.walk(value));
-      piece = w.json;
+      let piece: string;
+      if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+        value = p.value(1);
+        piece =
+          typeof value === 'number' || typeof value === 'bigint'
+            ? String(value)
+            : pyFloatJson((value as PyFloat).value);
+        head = entry ? entry.numHead() : `${qk}: "`;
+        cval = piece;
+        tail = NUMBER_TAIL;
+      } else {
+        value = p.value(1);
+        const w = new Walker(budget);
+        head = entry ? entry.head() : `${qk}: `;
+        cval = quoteCanonical(w.walk(value));
+        tail = QUOTED_TAIL;
+        piece = w.json;
+      }
+      // Keep the record's text where dumps writes the same (e.g. `42`, `"caf\u00e9"`), else replace the token.
+      if (piece.length !== p.i - valueOpen || !text.startsWith(piece, valueOpen)) {
+        json += text.slice(jsonFrom, valueOpen) + piece;
+        jsonFrom = p.i;
+      }
     }
-    budget.charge(inner.length + qk.length + 4);
+    // What the general walk charges for a member: `"key": inner` and its separator.
+    budget.charge(head.length + cval.length + tail.length);
     const before = data.size;
     data.set(key, value);
     // A duplicate key changes an earlier member: leave such records to the general code.
     if (data.size === before) return general(text, maxDepth, maxCanonicalChars);
     keys.push(key);
-    pieces.push(`${qk}: ${inner}`);
-    json += keys.length === 1 ? `${qk}:${piece}` : `,${qk}:${piece}`;
+    heads.push(head);
+    cvals.push(cval);
+    tails.push(tail);
 
-    p.skipWs();
+    if (text.charCodeAt(p.i) <= 0x20) {
+      const ws = p.i;
+      p.skipWs();
+      json += text.slice(jsonFrom, ws);
+      jsonFrom = p.i;
+    }
     const d = text.charCodeAt(p.i);
     if (d === 0x2c) {
       p.i++;
-      p.skipWs();
+      if (text.charCodeAt(p.i) <= 0x20) {
+        const ws = p.i;
+        p.skipWs();
+        json += text.slice(jsonFrom, ws);
+        jsonFrom = p.i;
+      }
     } else if (d === 0x7d) {
       p.i++;
       break;
@@ -136,9 +287,19 @@ export function readRaw(text: string, maxDepth: number, maxCanonicalChars: numbe
     }
     order[j + 1] = cur;
   }
+  // `{"key": inner, ...}`, appended piece by piece to one string: the fewest intermediate strings. Each tail
+  // ends with the `, ` before the next member; the last one's is cut off (slicing the few closing characters).
   let canonical = '{';
-  for (let i = 0; i < n; i++) canonical += i === 0 ? pieces[order[i] as number] : `, ${pieces[order[i] as number]}`;
-  return finish(p, text, data, `${canonical}}`, `${json}}`);
+  for (let i = 0; i < n; i++) {
+    const o = order[i] as number;
+    canonical += heads[o] as string;
+    canonical += cvals[o] as string;
+    canonical += i === n - 1 ? (tails[o] as string).slice(0, -2) : (tails[o] as string);
+  }
+  canonical += '}';
+  // The object's text ends here; what follows may only be whitespace (finish checks it).
+  const dumped = jsonFrom === objStart ? text.slice(objStart, p.i) : json + text.slice(jsonFrom, p.i);
+  return finish(p, text, data, canonical, dumped);
 }
 
 function finish(p: Parser, text: string, data: PyDict, canonical: string, json: string): RawTexts {

@@ -4,7 +4,7 @@
  * surrogates that warehouse JSON types reject or normalise.
  */
 import { dumps } from './json';
-import type { Attribute, Category, Instance, TahoeObject } from './model';
+import type { Attribute, Category, Instance, InstanceCache, TahoeEvent, TahoeObject } from './model';
 import type { TahoeRecordResult } from './parsemain';
 import type { EdgeRelation } from './view';
 
@@ -128,16 +128,12 @@ interface SharedRows {
 
 /**
  * Attributes and objects built from memoized content are shared, immutable instances (see model.ts); their rows
- * only depend on the tenant, so they are built once per tenant and reused (frozen: rows are read, not edited).
+ * only depend on the tenant, so they are built once per tenant and kept in the instance's cache slot (frozen:
+ * rows are read, not edited). They live as long as the memo keeps the instance.
  */
-const shared = new Map<Instance, SharedRows>();
-/** Bound of the cache (a plain Map, cleared whole when full: WeakMaps slow every garbage collection down). */
-const SHARED_LIMIT = 1 << 16;
-
-function sharedRows(tenant: string, i: Attribute | TahoeObject): SharedRows {
-  const hit = shared.get(i);
-  if (hit && hit.tenant === tenant) return hit;
-  if (shared.size >= SHARED_LIMIT) shared.clear();
+function sharedRows(tenant: string, i: Attribute | TahoeObject, cache: InstanceCache): SharedRows {
+  const hit = cache.rows as SharedRows | undefined;
+  if (hit !== undefined && hit.tenant === tenant) return hit;
   const edges: TahoeEdgeRow[] = [];
   if (i.itype === 'object') {
     for (const c of i.cref)
@@ -146,8 +142,18 @@ function sharedRows(tenant: string, i: Attribute | TahoeObject): SharedRows {
       edges.push(Object.freeze({ tenant, parent_hash: i.hash, relation: 'ref', child_hash: c, event_ts: null }));
   }
   const rows: SharedRows = { tenant, row: Object.freeze(instanceRow(tenant, i)), edges };
-  shared.set(i, rows);
+  cache.rows = rows;
   return rows;
+}
+
+/** Up to this many events, a record's event times are found by scanning its events (a Cowrie record has one). */
+const FEW_EVENTS = 8;
+
+/** The finite time of the record's event with this hash, or null (not an event, or not finite). */
+function eventTsOf(hash: string, events: readonly TahoeEvent[], byHash: Map<string, number | null> | undefined) {
+  if (byHash) return byHash.get(hash) ?? null;
+  for (const e of events) if (e.hash === hash) return finite(e.timestamp);
+  return null;
 }
 
 /**
@@ -169,8 +175,9 @@ export function toRows(result: TahoeRecordResult, ctx: RowContext): TahoeRows {
     object_key: ctx.objectKey,
     data: raw.json,
   };
-  const eventTs = new Map<string, number | null>();
-  for (const i of result.instances) if (i.itype === 'event') eventTs.set(i.hash, finite(i.timestamp));
+  const events: TahoeEvent[] = [];
+  for (const i of result.instances) if (i.itype === 'event') events.push(i);
+  const eventTs = events.length > FEW_EVENTS ? new Map(events.map((e) => [e.hash, finite(e.timestamp)])) : undefined;
 
   // Edges are unique by construction: every instance is stored once and its ref lists are sets.
   const instances: TahoeInstanceRow[] = [];
@@ -180,8 +187,8 @@ export function toRows(result: TahoeRecordResult, ctx: RowContext): TahoeRows {
     if (i.itype === 'event' && i.orgid !== ctx.orgid) {
       throw new Error(`event ${i.hash} has orgid ${i.orgid}, not the tenant's ${ctx.orgid}`);
     }
-    if ((i.itype === 'attribute' || i.itype === 'object') && i.memoId !== 0) {
-      const cached = sharedRows(tenant, i);
+    if ((i.itype === 'attribute' || i.itype === 'object') && i.memoId !== 0 && i.cache !== undefined) {
+      const cached = sharedRows(tenant, i, i.cache);
       instances.push(cached.row);
       for (const e of cached.edges) edges.push(e);
       continue;
@@ -200,7 +207,7 @@ export function toRows(result: TahoeRecordResult, ctx: RowContext): TahoeRows {
       }
     } else if (i.itype === 'session') {
       for (const e of i.eventRefs) {
-        const ets = eventTs.get(e) ?? null;
+        const ets = eventTsOf(e, events, eventTs);
         edges.push({ tenant, parent_hash: i.hash, relation: 'session_event', child_hash: e, event_ts: ets });
       }
     }
@@ -211,7 +218,7 @@ export function toRows(result: TahoeRecordResult, ctx: RowContext): TahoeRows {
       parent_hash: raw.hash,
       relation: 'raw_ref',
       child_hash: child,
-      event_ts: eventTs.get(child) ?? null,
+      event_ts: eventTsOf(child, events, eventTs),
     });
   }
   return { raw: rawRow, instances, edges };

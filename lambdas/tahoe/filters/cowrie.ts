@@ -131,24 +131,22 @@ export function parseCowrie(input: PyValue, ctx: FilterContext): readonly string
 
   const handler = typeof eventid === 'string' ? EVENTS.get(eventid) : undefined;
   const parts = handler?.(data, store);
-  if (eventid === 'cowrie.session.connect') {
-    const s = session(data, store);
-    s.startTime = timestamp;
-  } else if (eventid === 'cowrie.session.closed') {
-    const s = session(data, store);
-    const duration = getItem(data, 'duration');
-    s.duration = duration;
-    s.endTime = timestamp;
-  }
-  // Unknown ids (client.*, log.*, anything else, even non-strings) still yield the session.
+  // Unknown ids (client.*, log.*, anything else, even non-strings) still yield the session. The reference builds
+  // it twice for connect/closed; the store returns the same instance both times, so building it once is the same.
   const sess = session(data, store);
+  if (eventid === 'cowrie.session.connect') sess.startTime = timestamp;
+  else if (eventid === 'cowrie.session.closed') {
+    sess.duration = getItem(data, 'duration');
+    sess.endTime = timestamp;
+  }
   if (!parts) return [sess.hash];
 
   const ip = store.attribute('ipv4', getItem(data, 'src_ip'));
   const attacker = store.object('attacker', [ip]);
-  const event = store.event(parts.subType, [...parts.data, attacker], ctx.orgid, timestamp, {
-    mal: [...parts.mal, ip, attacker],
-  });
+  // The handlers build fresh lists for each record: appending to them spares two copies.
+  parts.data.push(attacker);
+  parts.mal.push(ip, attacker);
+  const event = store.event(parts.subType, parts.data, ctx.orgid, timestamp, { mal: parts.mal });
   event.category = 'malicious';
   store.addEvent(sess, event);
   return [...event.ref, event.hash, sess.hash];
