@@ -60,6 +60,7 @@ export function quoteCanonicalTwice(s: string): string {
   return `${out}${s.slice(start)}\\"`;
 }
 
+// biome-ignore lint/correctness/noUnusedVariables: only written, so that the character read in flat() is kept
 let flatSink = 0;
 
 /**
