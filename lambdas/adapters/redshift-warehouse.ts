@@ -52,7 +52,7 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { type AsyncBuffer, parquetMetadataAsync } from 'hyparquet';
 import type { ObjectRef } from '../ledger/model';
 import { ConfigError, PermanentError, TransientError } from '../shared/errors';
-import { parseTahoeKey, TAHOE_TABLES, type TahoeTable } from '../shared/s3-keys';
+import { TAHOE_TABLES, type TahoeTable } from '../shared/s3-keys';
 import { loadMigrations, loadViews, type Migration, VIEWS_VERSION } from '../warehouse/migrations';
 import { checkSchema, ParquetFileError } from '../warehouse/parquet-copy';
 import {
@@ -79,6 +79,7 @@ import {
   insertLoadLogSql,
   LOAD_LOG_COLUMNS,
   type LoadLogRow,
+  loadLogRow,
   lockStatement,
   mergeSql,
   pendingObjectsSql,
@@ -752,8 +753,8 @@ export class RedshiftWarehouse implements Warehouse {
     }
 
     const logRows: LoadLogRow[] = [
-      ...batch.files.map((f) => logRow(batch, f, now, 'LOADED', rowsOf.get(f.key) ?? 0, null)),
-      ...batch.rejected.map((f) => logRow(batch, f, now, 'REJECTED', 0, f.error)),
+      ...batch.files.map((f) => loadLogRow(batch, f, now, 'LOADED', rowsOf.get(f.key) ?? 0, null)),
+      ...batch.rejected.map((f) => loadLogRow(batch, f, now, 'REJECTED', 0, f.error)),
     ];
     if (logRows.length > 0) {
       const cols = LOAD_LOG_COLUMNS.join(', ');
@@ -886,30 +887,6 @@ function fileNamedIn(batch: LoadBatch, message: string): string | undefined {
     if (message.includes(f.key) || message.includes(encoded)) return f.key;
   }
   return undefined;
-}
-
-function logRow(
-  batch: LoadBatch,
-  f: LoadFile,
-  now: Date,
-  status: LoadStatus,
-  rowCount: number,
-  error: string | null,
-): LoadLogRow {
-  const k = parseTahoeKey(f.key);
-  return {
-    fileKey: f.key,
-    loadId: batch.loadId,
-    table: f.table,
-    tenant: k.tenant,
-    rawSha256: k.rawSha256,
-    bytes: f.bytes,
-    rowCount,
-    status,
-    error,
-    manifestKey: batch.manifestKey,
-    loadedAt: now,
-  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import type { AsyncBuffer } from 'hyparquet';
 import { NoSuchObjectError, type ObjectStore } from '../adapters/object-store';
 import type { ObjectRef } from '../ledger/model';
 import { ConfigError, PermanentError, TransientError } from '../shared/errors';
-import { parseTahoeKey, TAHOE_TABLES, type TahoeTable } from '../shared/s3-keys';
+import { TAHOE_TABLES, type TahoeTable } from '../shared/s3-keys';
 import { loadMigrations, loadViews, VIEWS_VERSION } from './migrations';
 import { bufferSource, fileSource, ParquetFileError, parquetCopyText } from './parquet-copy';
 import {
@@ -44,6 +44,7 @@ import {
   insertLoadLogSql,
   insertNewRowsSql,
   type LoadLogRow,
+  loadLogRow,
   lockStatement,
   mergeSql,
   mergeTable,
@@ -314,8 +315,8 @@ export class PostgresWarehouse implements Warehouse {
     }
 
     const logRows: LoadLogRow[] = [
-      ...files.map((f) => logRow(batch, f, now, 'LOADED', rowsByFile[f.key] ?? 0, null)),
-      ...rejected.map((f) => logRow(batch, f, now, 'REJECTED', 0, f.error)),
+      ...files.map((f) => loadLogRow(batch, f, now, 'LOADED', rowsByFile[f.key] ?? 0, null)),
+      ...rejected.map((f) => loadLogRow(batch, f, now, 'REJECTED', 0, f.error)),
     ];
     await this.run(s, insertLoadLogSql(logRows));
     // When every file was skipped, the run that loaded them wrote these rows; rewriting them would only blur which
@@ -376,28 +377,4 @@ export class PostgresWarehouse implements Warehouse {
   close(): Promise<void> {
     return this.backend.close();
   }
-}
-
-function logRow(
-  batch: LoadBatch,
-  f: LoadFile,
-  now: Date,
-  status: LoadStatus,
-  rowCount: number,
-  error: string | null,
-): LoadLogRow {
-  const k = parseTahoeKey(f.key);
-  return {
-    fileKey: f.key,
-    loadId: batch.loadId,
-    table: f.table,
-    tenant: k.tenant,
-    rawSha256: k.rawSha256,
-    bytes: f.bytes,
-    rowCount,
-    status,
-    error,
-    manifestKey: batch.manifestKey,
-    loadedAt: now,
-  };
 }

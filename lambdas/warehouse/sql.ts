@@ -22,8 +22,9 @@
 import { COUNT_FIELDS, type LedgerItem } from '../ledger/model';
 import { COUNT_ATTR } from '../ledger/record';
 import { columnNames, naturalKey, TABLES, type TableSpec } from '../schema/tables';
-import type { TahoeTable } from '../shared/s3-keys';
+import { parseTahoeKey, type TahoeTable } from '../shared/s3-keys';
 import { extraColumns, jsonColumns, MAX_WAREHOUSE_TEXT_BYTES, sqlType } from './ddl';
+import type { LoadBatch, LoadFile, LoadStatus } from './port';
 
 export type Dialect = 'postgres' | 'redshift';
 
@@ -370,6 +371,31 @@ export interface LoadLogRow {
   readonly error: string | null;
   readonly manifestKey: string;
   readonly loadedAt: Date;
+}
+
+/** The load_log row recording what became of one file of a load (both warehouses write the same rows). */
+export function loadLogRow(
+  batch: LoadBatch,
+  f: LoadFile,
+  now: Date,
+  status: LoadStatus,
+  rowCount: number,
+  error: string | null,
+): LoadLogRow {
+  const k = parseTahoeKey(f.key);
+  return {
+    fileKey: f.key,
+    loadId: batch.loadId,
+    table: f.table,
+    tenant: k.tenant,
+    rawSha256: k.rawSha256,
+    bytes: f.bytes,
+    rowCount,
+    status,
+    error,
+    manifestKey: batch.manifestKey,
+    loadedAt: now,
+  };
 }
 
 /** Longest error message kept (the column's length). */
