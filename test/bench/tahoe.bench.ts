@@ -3,9 +3,16 @@
  * next to a floor measured in the same run on the same records (UTF-8 decode + JSON.parse + one SHA-256).
  * Also compares JSON readers on the same lines (JSON.parse, this project's lossless reader, lossless-json).
  *
+ * Fairness: the floor hashes with the runtime's fastest SHA-256 entry point, the one the core uses
+ * (`crypto.hash`, a single call, on Node ≥ 20.12 and the Lambda nodejs22.x runtime; `createHash` where it is
+ * missing), so that a slower floor does not flatter the ratio; the former floor (`createHash` always) is still
+ * reported for comparison with earlier figures. The deployed bundle races the floors before the tsx-loaded
+ * modules ever run, so its passes do not share the heap with a second copy of the core's memo.
+ *
  * Records are generated in memory from a seeded PRNG: attack sessions with every Cowrie event id family in
  * realistic proportions (connect, client.*, many failed logins, commands, downloads, uploads, tunnels, close).
  */
+import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 import Module from 'node:module';
 import { join } from 'node:path';
@@ -256,18 +263,34 @@ function coreRun(core: { parsemain: typeof parsemain; toRows: typeof toRows }) {
   };
 }
 
+// The SHA-256 entry point the core uses (canonical.ts): one call where the runtime has it.
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+const sha256Hex = (text: string): string =>
+  oneShot ? oneShot('sha256', text, 'hex') : createHash('sha256').update(text).digest('hex');
+
+function floorRun(b: Buffer): void {
+  const text = b.toString('utf8');
+  const v = JSON.parse(text) as { eventid: string };
+  sink += sha256Hex(text).length + v.eventid.length;
+}
+
 const main = race(upload, {
-  floor: (b) => {
+  floor: floorRun,
+  'floor (createHash)': (b) => {
     const text = b.toString('utf8');
     const v = JSON.parse(text) as { eventid: string };
     sink += createHash('sha256').update(text).digest('hex').length + v.eventid.length;
   },
   bundled: coreRun(loadBundledCore()),
-  modular: coreRun({ parsemain, toRows }),
 });
 const floor = main.floor as { cpu: number; wall: number };
+const floorCreateHash = main['floor (createHash)'] as { cpu: number; wall: number };
 const bundled = main.bundled as { cpu: number; wall: number };
-const modular = main.modular as { cpu: number; wall: number };
+// Informational (module-by-module loading is not how Lambda runs the core): after the main race, against the
+// floor measured again alongside it.
+const side = race(upload, { floor: floorRun, modular: coreRun({ parsemain, toRows }) });
+const sideFloor = side.floor as { cpu: number; wall: number };
+const modular = side.modular as { cpu: number; wall: number };
 
 const readers = race(sampleUpload, {
   'JSON.parse': (b) => {
@@ -288,6 +311,9 @@ peakRss = Math.max(peakRss, process.memoryUsage().rss);
 
 const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
 const pct = (x: number, of: number) => `${((x / of) * 100).toFixed(0)}%`;
+const us = (rate: number) => (1e6 / rate).toFixed(2);
+const row = (label: string, r: { cpu: number; wall: number }, f: { cpu: number; wall: number }) =>
+  `| ${label} | ${fmt(r.cpu)} | ${us(r.cpu)} | ${pct(r.cpu, f.cpu)} | ${fmt(r.wall)} | ${pct(r.wall, f.wall)} |`;
 const lines = [
   '## TAHOE core: Cowrie records per second (one core)',
   '',
@@ -295,16 +321,16 @@ const lines = [
     `average, ${families.size} event ids), read in 64 KiB chunks by the record splitter; best of 3 rounds, ` +
     'contenders alternating within each round.',
   '',
-  '| pipeline (each includes reading the records) | records per CPU-second | vs floor | records/s (wall) | vs floor |',
-  '|---|---:|---:|---:|---:|',
-  `| floor: UTF-8 decode + JSON.parse + one SHA-256 | ${fmt(floor.cpu)} | 100% | ${fmt(floor.wall)} | 100% |`,
-  `| parsemain + Cowrie filter + toRows, esbuild bundle (as deployed) | ${fmt(bundled.cpu)} | ` +
-    `${pct(bundled.cpu, floor.cpu)} | ${fmt(bundled.wall)} | ${pct(bundled.wall, floor.wall)} |`,
-  `| parsemain + Cowrie filter + toRows, modules loaded by tsx | ${fmt(modular.cpu)} | ` +
-    `${pct(modular.cpu, floor.cpu)} | ${fmt(modular.wall)} | ${pct(modular.wall, floor.wall)} |`,
+  '| pipeline (each includes reading the records) | records per CPU-second | CPU µs per record | vs floor | records/s (wall) | vs floor |',
+  '|---|---:|---:|---:|---:|---:|',
+  row('floor: UTF-8 decode + JSON.parse + one SHA-256 (crypto.hash, as the core hashes)', floor, floor),
+  row('former floor: the same with createHash().update().digest()', floorCreateHash, floor),
+  row('parsemain + Cowrie filter + toRows, esbuild bundle (as deployed)', bundled, floor),
+  row('parsemain + Cowrie filter + toRows, modules loaded by tsx (separate race, own floor)', modular, sideFloor),
   '',
   "CPU-seconds include the garbage collector's helper threads and exclude waiting for a core on a shared machine.",
-  `Target: at least 25% of the floor (as deployed, per CPU-second) — ${bundled.cpu / floor.cpu >= 0.25 ? 'met' : 'NOT met'}.`,
+  `Target: at least 25% of the floor (as deployed, per CPU-second) — ${bundled.cpu / floor.cpu >= 0.25 ? 'met' : 'NOT met'} ` +
+    `(${pct(bundled.cpu, floorCreateHash.cpu)} of the former floor).`,
   `Per record: ${(counts.instances / counts.records).toFixed(1)} instance rows, ` +
     `${(counts.edges / counts.records).toFixed(1)} edge rows, ${((counts.ok / counts.records) * 100).toFixed(0)}% SUCCESS. ` +
     `Peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB (the upload is held in memory).`,
