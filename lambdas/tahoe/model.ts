@@ -293,8 +293,12 @@ function quoteKey(k: string): string {
   return q;
 }
 
-/** Stable insertion sort (a parent has a handful of children; Array.prototype.sort costs more to set up). */
+/**
+ * Stable sort: by insertion for the handful of children a parent usually has (Array.prototype.sort costs more to
+ * set up), by the built-in sort (stable too, same order) for long lists.
+ */
 function insertionSort<T>(xs: T[], before: (a: T, b: T) => boolean): T[] {
+  if (xs.length > 16) return xs.sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
   for (let i = 1; i < xs.length; i++) {
     const cur = xs[i] as T;
     let j = i - 1;
@@ -603,8 +607,17 @@ export class RecordStore {
             cref: m.cref,
             ref: m.ref,
             eventRefs: [],
+            // Declared up front (rather than added when set) so that every session has the same shape.
+            startTime: undefined,
+            endTime: undefined,
+            duration: undefined,
           };
-    if (n.itype === 'object' && memoId !== 0 && !m.shared) m.shared = Object.freeze(n);
+    // Objects are immutable: frozen when created, so that they all share one shape with the shared ones (the
+    // rows code reads instances of every kind; few shapes keep its property reads fast).
+    if (n.itype === 'object') {
+      Object.freeze(n);
+      if (memoId !== 0 && !m.shared) m.shared = n;
+    }
     return this.keep(n);
   }
 

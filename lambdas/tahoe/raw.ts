@@ -23,7 +23,7 @@ export interface RawTexts {
 /**
  * For a string opening at `open`, the index of its closing quote when everything in between is printable ASCII
  * without `\` (text that JSON writes unchanged between quotes), else -1. One pass, no slice, no regex: this
- * runs for every key and value of every record.
+ * runs for every key and value of records that are not simple (see SIMPLE_TEXT).
  */
 function plainEnd(text: string, open: number): number {
   for (let j = open + 1; j < text.length; j++) {
@@ -33,6 +33,13 @@ function plainEnd(text: string, open: number): number {
   }
   return -1;
 }
+
+/**
+ * A simple text: printable ASCII without `\` (most records). In it, every string is plain and ends at the next
+ * `"` (no escapes, so no escaped quote), which is what plainEnd finds one character at a time: one test of the
+ * whole text lets the native `indexOf` find each string's end instead.
+ */
+const SIMPLE_TEXT = /^[\x20-\x5b\x5d-\x7e]*$/;
 
 /**
  * A key seen recently, with the heads of its canonical members: `"key": "\"` before a plain string and
@@ -67,55 +74,50 @@ class KeyEntry {
 }
 
 /**
- * Recent plain keys, in a table probed at two slots derived from a hash of the characters (two probes keep the
- * few dozen keys of a record type from evicting each other). A cached key may keep the text it was sliced
- * from alive, so only keys of short records are stored: at most KEY_SLOTS × MAX_CACHING_TEXT characters are
- * ever held.
+ * Recent plain keys, in sets of KEY_WAYS entries chosen by the key's length and first two characters (keys of
+ * one record type sharing those, like `src_ip` and `src_port`, fit in one set). A cached key may keep the text
+ * it was sliced from alive, so only keys of short records are stored: at most KEY_SETS × KEY_WAYS ×
+ * MAX_CACHING_TEXT characters are ever held.
  */
-const KEY_SLOTS = 512;
+const KEY_SETS = 256;
+const KEY_WAYS = 4;
 const MAX_CACHING_TEXT = 4096;
-const keyCache: (KeyEntry | undefined)[] = new Array<KeyEntry | undefined>(KEY_SLOTS).fill(undefined);
+const keyCache: (KeyEntry | undefined)[] = new Array<KeyEntry | undefined>(KEY_SETS * KEY_WAYS).fill(undefined);
+/** The way replaced next when a set is full (round robin). */
+let nextWay = 0;
 
-/** Whether `entry` holds exactly the characters text[from, from + len). */
-function holds(entry: KeyEntry | undefined, text: string, from: number, len: number): entry is KeyEntry {
-  if (entry === undefined || entry.key.length !== len) return false;
-  const key = entry.key;
-  for (let k = 0; k < len; k++) if (key.charCodeAt(k) !== text.charCodeAt(from + k)) return false;
-  return true;
+/** The plain key between the quotes at `open` and `close`, from the cache when it holds the same characters. */
+function plainKey(text: string, open: number, close: number): KeyEntry {
+  const len = close - open - 1;
+  const set = ((text.charCodeAt(open + 1) * 31 + text.charCodeAt(open + 2) + len * 7) & (KEY_SETS - 1)) * KEY_WAYS;
+  let free = -1;
+  for (let w = set; w < set + KEY_WAYS; w++) {
+    const e = keyCache[w];
+    if (e === undefined) {
+      free = w;
+      break;
+    }
+    // Same length and the same characters: the same string value.
+    if (e.key.length === len && text.startsWith(e.key, open + 1)) return e;
+  }
+  const entry = new KeyEntry(text.slice(open + 1, close));
+  if (text.length <= MAX_CACHING_TEXT) keyCache[free !== -1 ? free : set + (nextWay++ & (KEY_WAYS - 1))] = entry;
+  return entry;
 }
 
 /**
- * For a string opening at `open`: the index of its closing quote when it is plain (see plainEnd), else -1; and
- * in `keyHash` a hash of its characters (a second result without allocating a pair).
+ * Per member of the record being read, in text order: its key, and its canonical text `"key": inner` in three
+ * pieces (head, value, tail; inner is the value's canonical text quoted once more), assembled in key order at
+ * the end. Arrays reused from record to record (readRaw never runs inside itself): only the first `n` entries
+ * of a call are its own, and they hold no more than one record's strings in between.
  */
-let keyHash = 0;
-function plainKeyEnd(text: string, open: number): number {
-  let h = 0;
-  for (let j = open + 1; j < text.length; j++) {
-    const c = text.charCodeAt(j);
-    if (c === 0x22) {
-      keyHash = h;
-      return j;
-    }
-    if (c < 0x20 || c > 0x7e || c === 0x5c) return -1;
-    h = (Math.imul(h, 31) + c) | 0;
-  }
-  return -1;
-}
-
-/** The plain key between the quotes at `open` and `close` (its hash in keyHash), from the cache if it is there. */
-function plainKey(text: string, open: number, close: number): KeyEntry {
-  const len = close - open - 1;
-  const first = keyHash & (KEY_SLOTS - 1);
-  const second = (keyHash >>> 9) & (KEY_SLOTS - 1);
-  const a = keyCache[first];
-  if (holds(a, text, open + 1, len)) return a;
-  const b = keyCache[second];
-  if (holds(b, text, open + 1, len)) return b;
-  const entry = new KeyEntry(text.slice(open + 1, close));
-  if (text.length <= MAX_CACHING_TEXT) keyCache[a === undefined || b !== undefined ? first : second] = entry;
-  return entry;
-}
+const scratch = {
+  keys: [] as string[],
+  heads: [] as string[],
+  cvals: [] as string[],
+  tails: [] as string[],
+  order: [] as number[],
+};
 
 /** Canonical text after a member's value: its closing, then the separator before the next member. */
 const PLAIN_STRING_TAIL = '\\"", ';
@@ -136,14 +138,11 @@ export function readRaw(text: string, maxDepth: number, maxCanonicalChars: numbe
   p.skipWs();
   const objStart = p.i;
   if (text.charCodeAt(p.i) !== 0x7b || maxDepth < 1) return general(text, maxDepth, maxCanonicalChars);
+  const simple = SIMPLE_TEXT.test(text);
   const budget = new Budget(maxCanonicalChars);
   const data: PyDict = new Map();
-  // Per member, in text order: the key, and its canonical text `"key": inner` in three pieces (head, value,
-  // tail), inner being the value's canonical text quoted once more. Assembled in key order at the end.
-  const keys: string[] = [];
-  const heads: string[] = [];
-  const cvals: string[] = [];
-  const tails: string[] = [];
+  const { keys, heads, cvals, tails, order } = scratch;
+  let n = 0;
   let plainKeys = true;
   // dumps(data) = json + text[jsonFrom, end of the object): text before jsonFrom has been copied or replaced.
   let json = '';
@@ -169,7 +168,7 @@ export function readRaw(text: string, maxDepth: number, maxCanonicalChars: numbe
     let entry: KeyEntry | undefined;
     let qk = '';
     const keyOpen = p.i;
-    const keyClose = plainKeyEnd(text, keyOpen);
+    const keyClose = simple ? text.indexOf('"', keyOpen + 1) : plainEnd(text, keyOpen);
     if (keyClose !== -1) {
       entry = plainKey(text, keyOpen, keyClose);
       key = entry.key;
@@ -204,7 +203,7 @@ export function readRaw(text: string, maxDepth: number, maxCanonicalChars: numbe
     let tail: string;
     const valueOpen = p.i;
     const c = text.charCodeAt(valueOpen);
-    const valueClose = c === 0x22 ? plainEnd(text, valueOpen) : -1;
+    const valueClose = c !== 0x22 ? -1 : simple ? text.indexOf('"', valueOpen + 1) : plainEnd(text, valueOpen);
     if (valueClose !== -1) {
       // A plain string: dumps writes it as it stands; stripping plain text leaves plain text, so its canonical
       // text is json.dumps(stripped) quoted once more, i.e. the stripped text between `"\"` and `\""`.
@@ -244,10 +243,11 @@ export function readRaw(text: string, maxDepth: number, maxCanonicalChars: numbe
     data.set(key, value);
     // A duplicate key changes an earlier member: leave such records to the general code.
     if (data.size === before) return general(text, maxDepth, maxCanonicalChars);
-    keys.push(key);
-    heads.push(head);
-    cvals.push(cval);
-    tails.push(tail);
+    keys[n] = key;
+    heads[n] = head;
+    cvals[n] = cval;
+    tails[n] = tail;
+    n++;
 
     if (text.charCodeAt(p.i) <= 0x20) {
       const ws = p.i;
@@ -272,9 +272,7 @@ export function readRaw(text: string, maxDepth: number, maxCanonicalChars: numbe
 
   // Members sorted by key: insertion sort of indices (a record has a dozen keys). Plain ASCII keys compare
   // alike in UTF-16 and in code points, so the native comparison applies to them.
-  const n = keys.length;
-  const order: number[] = [];
-  for (let i = 0; i < n; i++) order.push(i);
+  for (let i = 0; i < n; i++) order[i] = i;
   for (let i = 1; i < n; i++) {
     const cur = order[i] as number;
     const k = keys[cur] as string;
