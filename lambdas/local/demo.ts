@@ -1,8 +1,12 @@
 /**
  * The main job on the embedded local runtime: everything a tenant and the pipeline do, offline, with the same
- * cores that run on AWS. A shipper's logs are generated, sealed with the tenant's envelope, stored under
- * server-chosen raw keys, processed (decrypt → split → parsemain → TAHOE filters → Parquet + quarantine +
- * ledger), and read back from the Parquet the pipeline wrote.
+ * cores that run on AWS. A shipper's logs are generated (with some bad records), sealed with the tenant's envelope,
+ * stored under server-chosen raw keys, processed (decrypt → split → parsemain → TAHOE filters → Parquet +
+ * quarantine + ledger), loaded into the embedded warehouse (PGlite) by the loader core, and the analyst views are
+ * asked the questions an analyst would ask of them.
+ *
+ * The run folder has the layout `cyberactive process --out DIR` writes, so `cyberactive load --from` and
+ * `cyberactive sql --data` work on it as well.
  */
 import { createHash, generateKeyPair, randomUUID } from 'node:crypto';
 import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -15,12 +19,15 @@ import { FileEventPublisher } from '../adapters/local-event-publisher';
 import { LocalKeyUnwrapper, localKeyArn } from '../adapters/local-key-unwrapper';
 import { LocalLedger } from '../adapters/local-ledger';
 import { MemoryTenantDirectory } from '../adapters/local-tenant-directory';
+import { PgliteWarehouse } from '../adapters/pglite-warehouse';
 import { sealCybexp, sealEnvelope } from '../envelope';
 import type { LedgerItem } from '../ledger/model';
 import type { ProcessDeps, TenantSettings } from '../process/ports';
 import { processObject } from '../process/process-object';
 import { deterministicUploadId, type Envelope, rawKey } from '../shared/s3-keys';
 import { DEFAULT_FILTERS } from '../tahoe/filters';
+import { type LoaderReport, runLoader } from '../warehouse/loader';
+import type { Warehouse } from '../warehouse/port';
 import { cowrieLines, phishingEmail, phishingFeed, sightingLines } from './sample-logs';
 
 export interface DemoOptions {
@@ -43,17 +50,121 @@ interface Upload {
 export interface DemoFileResult {
   readonly name: string;
   readonly key: string;
+  /** The ledger item as the run left it (LOADED once the loader has loaded every Parquet file of the object). */
   readonly item: LedgerItem;
 }
 
+/** Records per outcome, summed over files. Every record ends in exactly one of the five outcomes. */
+export interface OutcomeTotals {
+  readonly files: number;
+  readonly recordsIn: number;
+  readonly success: number;
+  readonly successInvalid: number;
+  readonly error: number;
+  readonly badData: number;
+  readonly notSupported: number;
+  /** Records written to quarantine files (ERROR records keep their raw too). */
+  readonly quarantined: number;
+}
+
+export interface TopAttacker {
+  readonly day: string;
+  readonly rank: number;
+  readonly ip: string;
+  readonly events: number;
+}
+
+export interface HourlyCount {
+  readonly hour: string;
+  readonly eventType: string;
+  readonly events: number;
+  readonly distinctAttackers: number;
+}
+
+export interface AttributeEvent {
+  readonly time: string;
+  readonly eventType: string;
+  readonly category: string;
+  readonly malicious: boolean;
+  readonly eventHash: string;
+}
+
+export interface EventSession {
+  readonly sessionHash: string;
+  readonly sessionType: string;
+  readonly start: string;
+  readonly end: string;
+  readonly duration: number | null;
+}
+
+export interface EventChild {
+  readonly relation: string;
+  readonly itype: string;
+  readonly type: string;
+  readonly json: string;
+}
+
+export interface AuditRow {
+  readonly name: string;
+  readonly typetag: string;
+  readonly status: string;
+  readonly outcome: string;
+  readonly recordsIn: number;
+  readonly success: number;
+  readonly successInvalid: number;
+  readonly quarantined: number;
+  readonly rowsWritten: number;
+  readonly rowsLoaded: number;
+  readonly countsAddUp: boolean;
+  readonly rowsMatch: boolean;
+  readonly fullyLoaded: boolean;
+}
+
+export interface Freshness {
+  readonly tenant: string;
+  readonly lastLoadedAt: string;
+  readonly lastEventHour: string;
+  readonly filesLoaded: number;
+  readonly filesRejected: number;
+  readonly rowsLoaded: number;
+}
+
+/** What the analyst views answered. */
+export interface DemoAnswers {
+  /** v_top_attacker_ip_daily: the first five per day. */
+  readonly topAttackers: TopAttacker[];
+  /** v_event_hourly. */
+  readonly hourly: HourlyCount[];
+  /** v_event_attribute: the events that name the top attacker IP (undefined when no event names an attacker IP). */
+  readonly attribute?: { readonly ip: string; readonly total: number; readonly events: AttributeEvent[] };
+  /** v_event_session and v_event_child: the first of those events. */
+  readonly event?: {
+    readonly hash: string;
+    readonly type: string;
+    readonly sessions: EventSession[];
+    readonly children: EventChild[];
+  };
+  /** v_warehouse_freshness. */
+  readonly freshness: Freshness[];
+  /** v_ingest_audit, one row per uploaded file. */
+  readonly audit: AuditRow[];
+}
+
 export interface DemoResult {
+  /** The run folder: object store, ledger and warehouse (`cyberactive sql --data` takes it). */
+  readonly runDir: string;
   readonly files: DemoFileResult[];
-  readonly eventsBySubType: Record<string, number>;
-  readonly distinctAttributes: Record<string, number>;
+  /** From the warehouse (v_ingest_audit), checked equal to the ledger's. */
+  readonly totals: OutcomeTotals;
+  readonly loader: LoaderReport;
+  readonly answers: DemoAnswers;
 }
 
 const TENANT = 'demo';
-const BUCKETS = { raw: 'raw', curated: 'curated', quarantine: 'quarantine' } as const;
+/** The folders `cyberactive process --out DIR` writes and `cyberactive load --from DIR` reads (LOCAL_BUCKETS). */
+const BUCKETS = { raw: 'raw', curated: 'curated', quarantine: 'quarantine', manifests: 'manifests' } as const;
+/** Rows shown per answer: enough to see the shape, few enough to read. */
+const SHOW = { topPerDay: 5, days: 3, hours: 24, attributeEvents: 8, children: 12 } as const;
 
 async function exists(path: string): Promise<boolean> {
   return access(path).then(
@@ -126,22 +237,6 @@ async function seal(u: Upload, keyArn: string, publicPem: string): Promise<Buffe
   );
 }
 
-/** Reads rows of a table from the Parquet parts the pipeline wrote (hyparquet: the same reader family as ours). */
-async function readParts(
-  store: FsObjectStore,
-  keys: readonly string[],
-  table: string,
-): Promise<Record<string, unknown>[]> {
-  const { parquetReadObjects } = await import('hyparquet');
-  const rows: Record<string, unknown>[] = [];
-  for (const key of keys.filter((k) => k.startsWith(`tahoe/${table}/`))) {
-    const bytes = await readFile(store.path(BUCKETS.curated, key));
-    const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-    rows.push(...(await parquetReadObjects({ file })));
-  }
-  return rows;
-}
-
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const runDir = join(opts.dir, 'run');
   await rm(runDir, { recursive: true, force: true });
@@ -194,40 +289,406 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     files.push({ name: u.name, key, item: outcome.item });
   }
 
-  const curated = files.flatMap((f) => f.item.outputs?.curated ?? []);
-  const instances = await readParts(store, curated, 'tahoe_instance');
-  const eventsBySubType: Record<string, number> = {};
-  const distinct: Record<string, Set<string>> = {};
-  for (const row of instances) {
-    const subType = String(row.sub_type);
-    if (row.itype === 'event') eventsBySubType[subType] = (eventsBySubType[subType] ?? 0) + 1;
-    if (row.itype !== 'attribute') continue;
-    const seen = distinct[subType] ?? new Set<string>();
-    seen.add(String(row._hash));
-    distinct[subType] = seen;
+  const warehouse = await PgliteWarehouse.open({ dataDir: join(runDir, 'warehouse'), store });
+  try {
+    const loader = await runLoader({
+      store,
+      warehouse,
+      ledger: deps.ledger,
+      buckets: { curated: BUCKETS.curated, manifests: BUCKETS.manifests },
+      clock: () => opts.now,
+    });
+    // PGlite runs no autovacuum: right after a first load the tables have no statistics, the planner takes them
+    // for empty and joins the views by nested loops over whole tables (tens of seconds instead of milliseconds).
+    await warehouse.query('ANALYZE');
+    const loaded: DemoFileResult[] = [];
+    for (const f of files) {
+      const item = await deps.ledger.get(f.item.ref);
+      if (!item) throw new Error(`ledger item vanished: ${f.key}`);
+      loaded.push({ ...f, item });
+    }
+    const totals = await warehouseTotals(warehouse);
+    checkTotals(ledgerTotals(loaded.map((f) => f.item)), totals);
+    const answers = await ask(warehouse, new Map(files.map((f) => [f.key, f.name])));
+    return { runDir, files: loaded, totals, loader, answers };
+  } finally {
+    await warehouse.close();
   }
-  const distinctAttributes = Object.fromEntries(Object.entries(distinct).map(([k, v]) => [k, v.size]));
-  return { files, eventsBySubType, distinctAttributes };
+}
+
+/** The ledger's counts, summed over its items. */
+export function ledgerTotals(items: readonly LedgerItem[]): OutcomeTotals {
+  const sum = (pick: (c: NonNullable<LedgerItem['counts']>) => number) =>
+    items.reduce((n, i) => n + (i.counts ? pick(i.counts) : 0), 0);
+  return {
+    files: items.length,
+    recordsIn: sum((c) => c.recordsIn),
+    success: sum((c) => c.success),
+    successInvalid: sum((c) => c.successInvalid),
+    error: sum((c) => c.error),
+    badData: sum((c) => c.badData),
+    notSupported: sum((c) => c.notSupported),
+    quarantined: sum((c) => c.quarantined),
+  };
+}
+
+/**
+ * The warehouse's ingest_file is the ledger as a table, written by the loader from the same items: any difference
+ * is a bug in the loader or an adapter, and a report built on either would be wrong, so the run stops.
+ */
+export function checkTotals(ledger: OutcomeTotals, warehouse: OutcomeTotals): void {
+  const diffs = (Object.keys(ledger) as (keyof OutcomeTotals)[])
+    .filter((k) => ledger[k] !== warehouse[k])
+    .map((k) => `${k}: ledger ${ledger[k]}, warehouse ${warehouse[k]}`);
+  if (diffs.length > 0) throw new Error(`the warehouse's ingest audit disagrees with the ledger: ${diffs.join('; ')}`);
+}
+
+async function rows(w: Warehouse, sql: string, params: readonly unknown[] = []) {
+  return (await w.query(sql, params)).rows;
+}
+
+/** BIGINT and NUMERIC arrive as text; NULL stays null where the caller allows it. */
+const num = (v: unknown): number => Number(v ?? 0);
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+/** Timestamps to the second, UTC, as a reader writes them. */
+const time = (v: unknown): string =>
+  v instanceof Date ? `${v.toISOString().slice(0, 19).replace('T', ' ')}` : v == null ? '' : String(v);
+
+async function warehouseTotals(w: Warehouse): Promise<OutcomeTotals> {
+  const [r] = await rows(
+    w,
+    `SELECT COUNT(*) AS files, SUM(records_in) AS records_in, SUM(success) AS success,
+            SUM(success_invalid) AS success_invalid, SUM(error) AS error, SUM(bad_data) AS bad_data,
+            SUM(not_supported) AS not_supported, SUM(quarantined) AS quarantined
+       FROM v_ingest_audit WHERE tenant = $1`,
+    [TENANT],
+  );
+  return {
+    files: num(r?.files),
+    recordsIn: num(r?.records_in),
+    success: num(r?.success),
+    successInvalid: num(r?.success_invalid),
+    error: num(r?.error),
+    badData: num(r?.bad_data),
+    notSupported: num(r?.not_supported),
+    quarantined: num(r?.quarantined),
+  };
+}
+
+/** Asks the analyst views the demo's questions; `names` gives each raw key the upload's name. */
+async function ask(w: Warehouse, names: ReadonlyMap<string, string>): Promise<DemoAnswers> {
+  const topAttackers = (
+    await rows(
+      w,
+      `SELECT day, attacker_rank, ip, events FROM v_top_attacker_ip_daily
+        WHERE tenant = $1 AND attacker_rank <= $2 ORDER BY day, attacker_rank`,
+      [TENANT, SHOW.topPerDay],
+    )
+  ).map((r) => ({ day: String(r.day), rank: num(r.attacker_rank), ip: String(r.ip), events: num(r.events) }));
+
+  const hourly = (
+    await rows(
+      w,
+      `SELECT hour, event_type, events, distinct_attackers FROM v_event_hourly
+        WHERE tenant = $1 ORDER BY hour, event_type`,
+      [TENANT],
+    )
+  ).map((r) => ({
+    hour: time(r.hour),
+    eventType: String(r.event_type),
+    events: num(r.events),
+    distinctAttackers: num(r.distinct_attackers),
+  }));
+
+  let attribute: DemoAnswers['attribute'];
+  let event: DemoAnswers['event'];
+  const top = topAttackers[0];
+  if (top) {
+    // Events naming the address in any role (source, destination, indicator), not only as the attacker.
+    const named = await rows(
+      w,
+      `SELECT event_time, event_type, category, malicious, event_hash FROM v_event_attribute
+        WHERE tenant = $1 AND attribute_type IN ('ipv4', 'ipv6') AND attribute_value = $2
+        ORDER BY event_time, event_type, event_hash`,
+      [TENANT, top.ip],
+    );
+    const events = named.map((r) => ({
+      time: time(r.event_time),
+      eventType: String(r.event_type),
+      category: String(r.category ?? ''),
+      malicious: r.malicious === true,
+      eventHash: String(r.event_hash),
+    }));
+    attribute = { ip: top.ip, total: events.length, events: events.slice(0, SHOW.attributeEvents) };
+    const first = events[0];
+    if (first) {
+      const sessions = (
+        await rows(
+          w,
+          `SELECT session_hash, session_type, session_start, session_end, duration FROM v_event_session
+            WHERE tenant = $1 AND event_hash = $2 ORDER BY session_start, session_hash`,
+          [TENANT, first.eventHash],
+        )
+      ).map((r) => ({
+        sessionHash: String(r.session_hash),
+        sessionType: String(r.session_type),
+        start: time(r.session_start),
+        end: time(r.session_end),
+        duration: numOrNull(r.duration),
+      }));
+      const children = (
+        await rows(
+          w,
+          `SELECT relation, child_itype, child_type, child_json FROM v_event_child
+            WHERE tenant = $1 AND event_hash = $2 ORDER BY relation, child_itype, child_type, child_json`,
+          [TENANT, first.eventHash],
+        )
+      ).map((r) => ({
+        relation: String(r.relation),
+        itype: String(r.child_itype),
+        type: String(r.child_type),
+        json: String(r.child_json ?? ''),
+      }));
+      event = { hash: first.eventHash, type: first.eventType, sessions, children };
+    }
+  }
+
+  // seconds_since_load is left out: it reads the wall clock, and the demo's report depends on its own clock only.
+  const freshness = (
+    await rows(
+      w,
+      `SELECT tenant, last_loaded_at, last_event_hour, files_loaded, files_rejected, rows_loaded
+         FROM v_warehouse_freshness ORDER BY tenant`,
+    )
+  ).map((r) => ({
+    tenant: String(r.tenant),
+    lastLoadedAt: time(r.last_loaded_at),
+    lastEventHour: time(r.last_event_hour),
+    filesLoaded: num(r.files_loaded),
+    filesRejected: num(r.files_rejected),
+    rowsLoaded: num(r.rows_loaded),
+  }));
+
+  const audit = (
+    await rows(
+      w,
+      `SELECT object_key, typetag, status, outcome, records_in, success, success_invalid, quarantined,
+              raws + instances + edges AS rows_written,
+              raw_rows_loaded + instance_rows_loaded + edge_rows_loaded AS rows_loaded,
+              counts_add_up, rows_match, fully_loaded
+         FROM v_ingest_audit WHERE tenant = $1 ORDER BY received_at, object_key`,
+      [TENANT],
+    )
+  ).map((r) => ({
+    name: names.get(String(r.object_key)) ?? String(r.object_key),
+    typetag: String(r.typetag),
+    status: String(r.status),
+    outcome: String(r.outcome ?? ''),
+    recordsIn: num(r.records_in),
+    success: num(r.success),
+    successInvalid: num(r.success_invalid),
+    quarantined: num(r.quarantined),
+    rowsWritten: num(r.rows_written),
+    rowsLoaded: num(r.rows_loaded),
+    countsAddUp: r.counts_add_up === true,
+    rowsMatch: r.rows_match === true,
+    fullyLoaded: r.fully_loaded === true,
+  }));
+  // Every upload of the demo is received at the same instant: show them in the order they were made.
+  const order = [...names.values()];
+  audit.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+
+  return { topAttackers, hourly, attribute, event, freshness, audit };
+}
+
+/** Whether the run did everything it should: every file loaded whole, its records and rows accounted for. */
+export function demoSucceeded(r: DemoResult): boolean {
+  return (
+    r.loader.filesRejected.length === 0 &&
+    r.answers.audit.length === r.files.length &&
+    r.answers.audit.every((a) => a.status === 'LOADED' && a.countsAddUp && a.rowsMatch && a.fullyLoaded)
+  );
+}
+
+type Cell = string | number;
+
+/** An aligned table, numbers to the right, indented under its heading. */
+function table(header: readonly string[], body: readonly (readonly Cell[])[], indent = '  '): string[] {
+  const numeric = header.map((_, i) => body.length > 0 && body.every((r) => typeof r[i] === 'number'));
+  const text = [header, ...body].map((r) => header.map((_, i) => String(r[i] ?? '')));
+  const widths = header.map((_, i) => Math.max(...text.map((r) => (r[i] as string).length)));
+  const line = (r: readonly string[]) =>
+    indent +
+    r
+      .map((c, i) => (numeric[i] ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number)))
+      .join('  ')
+      .trimEnd();
+  return text.map(line);
+}
+
+const cut = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+const short = (hash: string) => hash.slice(0, 12);
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** A path as a shell word (quoted only when it must be). */
+function shellWord(s: string): string {
+  return /^[\w./:@%+=,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export interface ReportOptions {
+  /** The run folder as the user should type it (relative to their working folder); default: the absolute path. */
+  readonly runDir?: string;
 }
 
 /** The human-readable report of a demo run. */
-export function demoReport(r: DemoResult): string {
-  const out: string[] = ['', 'per file (records in = success + kept invalid + quarantined):'];
-  for (const f of r.files) {
-    const c = f.item.counts;
-    out.push(`  ${f.name}: ${f.item.status} ${f.item.outcome ?? ''}${f.item.reason ? ` (${f.item.reason})` : ''}`);
-    if (c) {
-      out.push(
-        `    records ${c.recordsIn}: success ${c.success}, kept invalid ${c.successInvalid}, quarantined ${c.quarantined}` +
-          ` (error ${c.error}, bad data ${c.badData}, not supported ${c.notSupported})`,
-        `    rows: tahoe_raw ${c.raws}, tahoe_instance ${c.instances}, tahoe_edge ${c.edges}`,
-      );
+export function demoReport(r: DemoResult, options: ReportOptions = {}): string {
+  const runDir = options.runDir ?? r.runDir;
+  const t = r.totals;
+  const out: string[] = [
+    '',
+    `records by outcome, ${plural(t.files, 'file')} (the warehouse's ingest audit, equal to the ledger's counts):`,
+    ...table(
+      ['outcome', 'records', ''],
+      [
+        ['records in', t.recordsIn, ''],
+        ['SUCCESS', t.success, 'read by a filter'],
+        ['SUCCESS_INVALID', t.successInvalid, 'kept, flagged invalid: no filter could read it'],
+        ['ERROR', t.error, 'its filter raised: raw kept, record quarantined'],
+        ['BAD_DATA', t.badData, 'quarantined: invalid UTF-8 or too long'],
+        ['NOT_SUPPORTED', t.notSupported, 'quarantined: typetag not supported'],
+        ['quarantined', t.quarantined, 'records in the quarantine files, with their reasons'],
+      ],
+    ),
+  ];
+
+  const l = r.loader;
+  out.push(
+    '',
+    `loader: ${plural(l.filesLoaded, 'Parquet file')} loaded in ${plural(l.loads.length, 'transaction')}, ` +
+      `${l.filesRejected.length} rejected; ${plural(l.objectsMarkedLoaded, 'raw object')} marked LOADED in the ledger`,
+    ...table(
+      ['table', 'rows read', 'rows new'],
+      (['tahoe_raw', 'tahoe_instance', 'tahoe_edge'] as const).map((k) => [k, l.rowsCopied[k], l.rowsInserted[k]]),
+    ),
+    '  (an instance seen in several files, e.g. the same address, is stored once)',
+  );
+  for (const f of l.filesRejected) out.push(`  REJECTED ${f.key}: ${f.error}`);
+
+  const a = r.answers;
+  out.push('', 'Which attacker IPs hit us most each day? (v_top_attacker_ip_daily: events naming the IP as malicious)');
+  const days = [...new Set(a.topAttackers.map((x) => x.day))];
+  const shownDays = new Set(days.slice(0, SHOW.days));
+  out.push(
+    ...(a.topAttackers.length === 0
+      ? ['  (none)']
+      : table(
+          ['day', 'rank', 'ip', 'events'],
+          a.topAttackers.filter((x) => shownDays.has(x.day)).map((x) => [x.day, x.rank, x.ip, x.events]),
+        )),
+  );
+  if (days.length > shownDays.size) out.push(`  … and ${plural(days.length - shownDays.size, 'more day')}`);
+
+  out.push('', 'How many events came in per hour, by kind? (v_event_hourly)');
+  const types = [...new Set(a.hourly.map((h) => h.eventType))];
+  const totalOf = (type: string) => a.hourly.filter((h) => h.eventType === type).reduce((n, h) => n + h.events, 0);
+  types.sort((x, y) => totalOf(y) - totalOf(x) || (x < y ? -1 : 1));
+  const hours = [...new Set(a.hourly.map((h) => h.hour))];
+  const cell = (hour: string, type: string) =>
+    a.hourly.find((h) => h.hour === hour && h.eventType === type)?.events ?? 0;
+  out.push(
+    ...(hours.length === 0
+      ? ['  (none)']
+      : table(
+          ['hour (UTC)', ...types, 'all'],
+          hours.slice(0, SHOW.hours).map((h) => {
+            const counts = types.map((type) => cell(h, type));
+            return [h.slice(0, 16), ...counts, counts.reduce((n, c) => n + c, 0)];
+          }),
+        )),
+  );
+  if (hours.length > SHOW.hours) out.push(`  … and ${plural(hours.length - SHOW.hours, 'more hour')}`);
+
+  if (a.attribute) {
+    const x = a.attribute;
+    out.push(
+      '',
+      `Which events name ${x.ip}? (v_event_attribute) ${plural(x.total, 'event')}` +
+        `${x.total > x.events.length ? `, the first ${x.events.length}` : ''}:`,
+      ...table(
+        ['event time', 'event type', 'category', 'malicious', 'event hash'],
+        x.events.map((e) => [e.time, e.eventType, e.category, e.malicious ? 'yes' : 'no', `${short(e.eventHash)}…`]),
+      ),
+    );
+  }
+  if (a.event) {
+    const e = a.event;
+    out.push('', `What is the first of them made of? (v_event_session, v_event_child) ${e.type} event ${e.hash}`);
+    out.push(
+      ...(e.sessions.length === 0
+        ? ['  session: none']
+        : table(
+            ['session', 'type', 'start', 'end', 'seconds'],
+            e.sessions.map((s) => [`${short(s.sessionHash)}…`, s.sessionType, s.start, s.end, s.duration ?? '']),
+          )),
+    );
+    out.push(
+      ...table(
+        ['relation', 'child', 'type', 'value'],
+        e.children.slice(0, SHOW.children).map((c) => [c.relation, c.itype, c.type, cut(c.json, 70)]),
+      ),
+    );
+    if (e.children.length > SHOW.children) {
+      out.push(`  … and ${plural(e.children.length - SHOW.children, 'more child')}`.replace('childs', 'children'));
     }
   }
-  const sorted = (o: Record<string, number>) => Object.entries(o).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
-  out.push('', 'events by kind (read back from the Parquet written):');
-  for (const [k, n] of sorted(r.eventsBySubType)) out.push(`  ${k.padEnd(20)} ${n}`);
-  out.push('', 'distinct indicators by kind:');
-  for (const [k, n] of sorted(r.distinctAttributes).slice(0, 12)) out.push(`  ${k.padEnd(20)} ${n}`);
+
+  out.push(
+    '',
+    'How current is the warehouse? (v_warehouse_freshness)',
+    ...table(
+      ['tenant', 'last load', 'latest event hour', 'files loaded', 'rejected', 'rows loaded'],
+      a.freshness.map((f) => [
+        f.tenant,
+        f.lastLoadedAt,
+        f.lastEventHour.slice(0, 16),
+        f.filesLoaded,
+        f.filesRejected,
+        f.rowsLoaded,
+      ]),
+    ),
+  );
+
+  const yes = (b: boolean) => (b ? 'yes' : 'NO');
+  out.push(
+    '',
+    'Did every upload arrive whole? (v_ingest_audit: counts add up, rows loaded = rows written, every file loaded)',
+    ...table(
+      ['file', 'status', 'records', 'success', 'invalid', 'quarantined', 'rows loaded', 'adds up', 'rows', 'loaded'],
+      a.audit.map((x) => [
+        x.name,
+        x.status,
+        x.recordsIn,
+        x.success,
+        x.successInvalid,
+        x.quarantined,
+        x.rowsLoaded,
+        yes(x.countsAddUp),
+        yes(x.rowsMatch),
+        yes(x.fullyLoaded),
+      ]),
+    ),
+  );
+
+  const dir = shellWord(runDir);
+  out.push('', 'explore further (the warehouse stays in the run folder until the next run):');
+  if (a.attribute) {
+    out.push(
+      `  npx tsx bin/cyberactive.ts sql --data ${dir} 'SELECT event_time, event_type, event_hash FROM v_event_attribute` +
+        ` WHERE attribute_value = $1 ORDER BY event_time' --param ${a.attribute.ip}`,
+    );
+  }
+  out.push(
+    `  npx tsx bin/cyberactive.ts sql --data ${dir} 'SELECT * FROM v_top_attacker_ip_daily WHERE attacker_rank <= 10'`,
+  );
   return `${out.join('\n')}\n`;
 }

@@ -1,12 +1,12 @@
-import { resolve } from 'node:path';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { demoReport, runDemo } from '../../local/demo';
+import { demoReport, demoSucceeded, runDemo } from '../../local/demo';
 import { type Command, UsageError } from '../io';
 
 const USAGE = 'cyberactive demo [--out DIR] [--cowrie-lines N]';
 
 export const command: Command = {
-  summary: 'run the pipeline locally on generated sample logs and report what it made of them',
+  summary: 'run the pipeline locally on generated sample logs, load the warehouse, and ask the analyst views',
   usage: USAGE,
   async run(argv, io) {
     let values: { out?: string; 'cowrie-lines'?: string };
@@ -28,7 +28,13 @@ export const command: Command = {
       now: io.now(),
       log: (line) => io.stdout.write(`${line}\n`),
     });
-    io.stdout.write(demoReport(result));
-    return result.files.every((f) => f.item.status === 'PROCESSED') ? 0 : 1;
+    // The folder as the user would type it, so that the `cyberactive sql` lines printed can be pasted as they are.
+    const shown = relative(io.cwd, result.runDir);
+    io.stdout.write(
+      demoReport(result, {
+        runDir: shown === '' || shown.startsWith('..') || isAbsolute(shown) ? result.runDir : shown,
+      }),
+    );
+    return demoSucceeded(result) ? 0 : 1;
   },
 };
