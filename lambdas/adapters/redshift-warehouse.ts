@@ -63,9 +63,12 @@ import {
   type LoadStatus,
   type PendingObject,
   type QueryResult,
+  type RemovalRequest,
+  type RemovalResult,
   type TableCounts,
   type Warehouse,
 } from '../warehouse/port';
+import { removalCounts, removalResult, removalSql, tenantsWithRowsSql } from '../warehouse/retention-sql';
 import {
   afterCreateViewSql,
   confirmLedgerMarkSql,
@@ -692,6 +695,49 @@ export class RedshiftWarehouse implements Warehouse {
 
   async query(sql: string, params: readonly unknown[] = []): Promise<QueryResult> {
     return this.run('query', { text: sql, params });
+  }
+
+  async tenantsWithRows(): Promise<string[]> {
+    return (await this.run('read tenants', tenantsWithRowsSql())).rows.map((r) => String(r.tenant));
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Removal
+
+  /**
+   * One BatchExecuteStatement, so one transaction: `LOCK load_log` (as a load takes it), the plan of
+   * retention-sql.ts (temporary tables and the counts), the removal and its purge_log row, and last the counts,
+   * read back from that sub-statement's result. The counts are computed in SQL before anything is deleted, not
+   * taken from the Data API's ResultRows, so that the purge_log row can be written inside the batch.
+   *
+   * A dry run is the same batch without the removal: lock, plan, counts. It writes no table of the warehouse (the
+   * plan's temporary tables end with the Data API's session), so it needs no ROLLBACK inside the batch, and its
+   * counts are those the real run computes before it deletes.
+   */
+  async removeRows(
+    request: RemovalRequest,
+    options: { readonly id: string; readonly now: Date; readonly dryRun?: boolean },
+  ): Promise<RemovalResult> {
+    const sql = removalSql(request, options, 'redshift');
+    const statements: SqlStatement[] = [
+      { text: lockStatement('redshift'), params: [] },
+      ...sql.plan,
+      ...(options.dryRun ? [] : sql.apply),
+      sql.result,
+    ];
+    const what = `${options.dryRun ? 'dry run of ' : ''}removal ${options.id} (${request.kind} of ${request.tenant})`;
+    if (statements.length > MAX_BATCH_STATEMENTS) {
+      throw new RangeError(
+        `${what}: ${statements.length} statements, the Data API runs at most ${MAX_BATCH_STATEMENTS} in one transaction (pass fewer candidates)`,
+      );
+    }
+    return this.mapFailure(what, async () => {
+      const id = await this.executeBatch(what, statements);
+      const d = await this.wait(what, id);
+      const last = statements.length - 1;
+      const counts = await this.fetch(`${what}: counts`, d.SubStatements?.[last]?.Id ?? `${d.Id ?? id}:${last + 1}`);
+      return removalResult(removalCounts(counts.rows[0]));
+    });
   }
 
   async close(): Promise<void> {

@@ -14,7 +14,9 @@
  *   `load` throw `FileLoadError`, naming the file when the warehouse says which one. Any other failure (connection
  *   lost, serialisation failure, throttling) is a `TransientError` or the driver's error: the core never rejects a
  *   file for those.
- * - Every SQL text comes from lambdas/warehouse/sql.ts, so that the three adapters merge alike.
+ * - Every SQL text comes from lambdas/warehouse/sql.ts (loading) and lambdas/warehouse/retention-sql.ts (age-off
+ *   and purge), so that the three adapters merge and remove alike.
+ * - `removeRows` (age-off and purge) runs under the same lock as `load`, in ONE transaction of its own.
  */
 import type { LedgerItem, ObjectRef } from '../ledger/model';
 import { PermanentError } from '../shared/errors';
@@ -98,6 +100,45 @@ export interface QueryResult {
   readonly rows: readonly Readonly<Record<string, unknown>>[];
 }
 
+/**
+ * What `removeRows` removes (retention, DESIGN.md §3.7):
+ * - `AGE_OFF`: the tenant's raws received before `before` (tahoe_raw.received_at < before);
+ * - `PURGE_OBJECT`: the tenant's raws of the raw object with this SHA-256 (tahoe_raw.object_sha256);
+ * - `PURGE_TENANT`: every row of the tenant, in every table that has a tenant column.
+ * For AGE_OFF and PURGE_OBJECT, instances and edges go when nothing that remains needs them. The candidates are
+ * what the removed raws reach through `tahoe_edge` (raw_ref from the raw's `_hash`, then every relation, to any
+ * depth), plus `candidates` and what they reach (PURGE_OBJECT: the instance hashes of the object's own Parquet
+ * files, which also covers instances a filter left unlinked to its raw). A candidate that a raw links to directly
+ * (a session, an event: raw_ref) stays only while a remaining raw of the tenant still links to it; any other
+ * candidate stays while something that stays refers to it. So removing objects leaves what loading the remaining
+ * objects alone would have produced, except that a session shared with a remaining object keeps the start and end
+ * times merged from every record it saw. An edge goes with its parent or its child. The agg_event_hourly rows of
+ * every hour a removed event (or a removed mal_ref edge) touched are recomputed from what remains.
+ */
+export type RemovalRequest =
+  | { readonly kind: 'AGE_OFF'; readonly tenant: string; readonly before: Date }
+  | {
+      readonly kind: 'PURGE_OBJECT';
+      readonly tenant: string;
+      readonly sha256: string;
+      readonly candidates?: readonly string[] | undefined;
+    }
+  | { readonly kind: 'PURGE_TENANT'; readonly tenant: string };
+
+export interface RemovalResult {
+  /** Rows deleted per table. */
+  readonly deleted: TableCounts;
+  /** agg_event_hourly rows deleted (recomputed rows are inserted again and not counted). */
+  readonly aggregateRowsDeleted: number;
+  /**
+   * PURGE_*: load_log rows of the purged files deleted (so that a later upload of the same content loads again),
+   * and ingest_file rows set to status PURGED. AGE_OFF: 0 and 0 (the files' rows stay: they are still loaded
+   * history, and their Parquet files stay in S3 until the lifecycle expires them).
+   */
+  readonly loadLogRowsDeleted: number;
+  readonly ingestFilesPurged: number;
+}
+
 export interface Warehouse {
   /**
    * Applies the migrations of sql/migrations not yet in schema_migrations (each in its own transaction, under the
@@ -116,6 +157,19 @@ export interface Warehouse {
 
   /** Records that the ledger now says LOADED for these objects: they leave `pendingObjects`. */
   confirmLedgerMarks(refs: readonly ObjectRef[]): Promise<void>;
+
+  /**
+   * Removes rows (see RemovalRequest) in ONE transaction holding the load lock, and records the removal in
+   * purge_log (`id`: a ULID naming it; `now`: its time) in the same transaction. With `dryRun`, computes the
+   * same counts and rolls back. Idempotent: repeating a removal deletes nothing more and records another row.
+   */
+  removeRows(
+    request: RemovalRequest,
+    options: { readonly id: string; readonly now: Date; readonly dryRun?: boolean },
+  ): Promise<RemovalResult>;
+
+  /** Tenants that have rows in tahoe_raw (age-off visits each). */
+  tenantsWithRows(): Promise<string[]>;
 
   /** Runs an analyst's query with bind parameters ($1, $2, …). For the CLI and tests, never for user-built SQL. */
   query(sql: string, params?: readonly unknown[]): Promise<QueryResult>;

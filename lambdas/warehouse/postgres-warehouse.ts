@@ -24,9 +24,12 @@ import {
   type LoadStatus,
   type PendingObject,
   type QueryResult,
+  type RemovalRequest,
+  type RemovalResult,
   type TableCounts,
   type Warehouse,
 } from './port';
+import { removeRowsInTransaction, tenantsWithRows } from './postgres-retention';
 import {
   AGG_HOURS,
   afterCreateViewSql,
@@ -137,14 +140,17 @@ export class PostgresWarehouse implements Warehouse {
     }
   }
 
-  /** Runs `fn` in a transaction that holds the load lock; rolls back on any failure. */
-  private async transaction<T>(fn: (s: PgSession) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` in a transaction that holds the load lock; rolls back on any failure, and also on success with
+   * `rollback` (a dry run).
+   */
+  private async transaction<T>(fn: (s: PgSession) => Promise<T>, options: { rollback?: boolean } = {}): Promise<T> {
     return this.backend.withSession(async (s) => {
       await s.query('BEGIN');
       try {
         await s.query(lockStatement('postgres'));
         const result = await fn(s);
-        await s.query('COMMIT');
+        await s.query(options.rollback ? 'ROLLBACK' : 'COMMIT');
         return result;
       } catch (err) {
         await s.query('ROLLBACK').catch(() => undefined);
@@ -340,6 +346,25 @@ export class PostgresWarehouse implements Warehouse {
       skipped: keys.filter((k) => already.has(k)),
       rowsByFile,
     };
+  }
+
+  async removeRows(
+    request: RemovalRequest,
+    options: { readonly id: string; readonly now: Date; readonly dryRun?: boolean },
+  ): Promise<RemovalResult> {
+    try {
+      // Under the load lock, so that a removal and a load never interleave; a dry run rolls back.
+      return await this.transaction((s) => removeRowsInTransaction(s, request, options), {
+        rollback: options.dryRun === true,
+      });
+    } catch (err) {
+      if (isTransient(err)) throw new TransientError(`warehouse: ${(err as Error).message}`, { cause: err });
+      throw err;
+    }
+  }
+
+  async tenantsWithRows(): Promise<string[]> {
+    return this.backend.withSession((s) => tenantsWithRows(s));
   }
 
   async pendingObjects(limit: number): Promise<PendingObject[]> {

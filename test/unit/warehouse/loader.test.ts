@@ -20,6 +20,7 @@ import {
   type LoadStatus,
   type PendingObject,
   type QueryResult,
+  type RemovalResult,
   type Warehouse,
 } from '../../../lambdas/warehouse/port';
 
@@ -69,6 +70,15 @@ class MemoryWarehouse implements Warehouse {
 
   async query(): Promise<QueryResult> {
     return { columns: [], rows: [] };
+  }
+
+  // The loader core never removes rows: these tests fail loudly if it starts to.
+  async removeRows(): Promise<RemovalResult> {
+    throw new Error('the loader must not remove rows');
+  }
+
+  async tenantsWithRows(): Promise<string[]> {
+    throw new Error('the loader must not list tenants');
   }
 
   async close(): Promise<void> {}

@@ -41,7 +41,7 @@ describe('the migrations of the repository', () => {
     expect(new Set(versions).size).toBe(versions.length);
     expect(all.every((m) => m.statements.length > 0 && /^[0-9a-f]{64}$/.test(m.checksum))).toBe(true);
     // The shared ones are in both.
-    expect(all.filter((m) => m.file.startsWith('migrations/')).length).toBe(6);
+    expect(all.filter((m) => m.file.startsWith('migrations/')).length).toBe(7);
   });
 
   it('have the analyst views in dependency order, each file one CREATE VIEW', () => {
