@@ -262,7 +262,12 @@ function stageSchema(stage: string) {
         })
         .default(MAX_SINGLE_PUT_BYTES),
       schedules: z
-        .strictObject({ notary: schedule('rate(15 minutes)'), loader: schedule('rate(5 minutes)') })
+        .strictObject({
+          notary: schedule('rate(15 minutes)'),
+          loader: schedule('rate(5 minutes)'),
+          /** Warehouse age-off (each tenant's retention): daily at 03:00 UTC. */
+          ageOff: schedule('cron(0 3 * * ? *)'),
+        })
         .prefault({}),
       /** Object Lock default retention on the proofs bucket. @default - no Object Lock */
       proofsObjectLock: objectLockSchema.optional(),

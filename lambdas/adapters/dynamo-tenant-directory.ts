@@ -13,7 +13,7 @@
  * found on the next message. Reads are strongly consistent for the same reason: an upload can follow the tenant's
  * creation within a second, and an eventually consistent miss would refuse its object for good.
  */
-import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import type { TenantDirectory, TenantSettings } from '../process/ports';
 import { ConfigError } from '../shared/errors';
@@ -22,6 +22,12 @@ import { classifyDynamoError, LedgerRequestError } from './dynamo-ledger';
 
 /** Key attributes of the tenants table (lib/stacks/storage-stack.ts TENANTS_SCHEMA) and the settings item's sort key. */
 export const TENANTS_TABLE_KEYS = { partitionKey: 'tenant', sortKey: 'sk', settingsSortKey: 'TENANT' } as const;
+
+/**
+ * The attributes `list()` reads: the keys and the settings, never an API key item's other attributes (key hashes).
+ * The loader's IAM grant allows a Scan of exactly these (lib/stacks/warehouse-stack.ts), so the names are shared.
+ */
+export const TENANT_SETTINGS_ATTRIBUTES = ['tenant', 'sk', 'orgid', 'typetags', 'envelope', 'retention_days'] as const;
 
 /** How long settings are reused before they are read again. */
 export const DEFAULT_TENANT_CACHE_MS = 60_000;
@@ -95,6 +101,49 @@ export class DynamoTenantDirectory implements TenantDirectory {
       this.inFlight.set(tenant, pending);
     }
     return pending;
+  }
+
+  /**
+   * Every tenant's settings (age-off visits each tenant): a Scan of the settings items, page by page, projected to
+   * TENANT_SETTINGS_ATTRIBUTES. Strongly consistent, like `get`. A malformed item is a ConfigError naming the tenant.
+   */
+  async list(): Promise<TenantSettings[]> {
+    const { partitionKey, sortKey, settingsSortKey } = TENANTS_TABLE_KEYS;
+    const names = Object.fromEntries(TENANT_SETTINGS_ATTRIBUTES.map((a, i) => [`#a${i}`, a]));
+    const settings: TenantSettings[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      let out: { Items?: Record<string, unknown>[]; LastEvaluatedKey?: Record<string, unknown> };
+      try {
+        out = await this.doc.send(
+          new ScanCommand({
+            TableName: this.options.tableName,
+            // Said explicitly: the grant requires it, so that no request without a projection can read whole items.
+            Select: 'SPECIFIC_ATTRIBUTES',
+            ProjectionExpression: Object.keys(names).join(', '),
+            FilterExpression: `#a${TENANT_SETTINGS_ATTRIBUTES.indexOf(sortKey)} = :settings`,
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: { ':settings': settingsSortKey },
+            ConsistentRead: true,
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        );
+      } catch (err) {
+        const mapped = classifyDynamoError(err, 'Scan tenants');
+        if (mapped instanceof LedgerRequestError) {
+          throw new ConfigError(`${mapped.message} (is TENANTS_TABLE the tenants table?)`, { cause: err });
+        }
+        throw mapped;
+      }
+      for (const item of out.Items ?? []) {
+        const tenant = item[partitionKey];
+        // Only ids of the grammar name a tenant; anything else in the table is not ours to interpret.
+        if (!isTenantId(tenant)) continue;
+        settings.push(parseTenantItem(tenant, item));
+      }
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return settings.sort((a, b) => (a.tenant < b.tenant ? -1 : a.tenant > b.tenant ? 1 : 0));
   }
 
   private async read(tenant: string): Promise<TenantSettings | undefined> {

@@ -13,6 +13,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   process: () => import('./commands/process').then((m) => m.command),
   load: () => import('./commands/load').then((m) => m.command),
   sql: () => import('./commands/sql').then((m) => m.command),
+  'age-off': () => import('./commands/age-off').then((m) => m.command),
+  purge: () => import('./commands/purge').then((m) => m.command),
 };
 
 function help(io: CliIo, commands: Record<string, Command>): void {

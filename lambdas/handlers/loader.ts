@@ -5,6 +5,13 @@
  * A run that fails throws: the invocation counts as an error (the LoaderErrors alarm), nothing of a failed load stays
  * (each load is one transaction), and the next tick of the schedule starts over. Lambda does not retry it.
  *
+ * The same function carries out retention (lambdas/warehouse/retention.ts), so that reserved concurrency 1 serialises
+ * it with the loads: `{"action": "age-off"}` (a daily schedule) removes rows older than each tenant's retention, and
+ * `{"action": "purge", "tenant": "…", "sha256"?: "…", "dryRun"?: true}` (an operator's `aws lambda invoke`) purges one
+ * raw object or a tenant from S3 and the warehouse and writes the purge record. Either throws when it could not do
+ * all of it (a tenant's age-off failed, an object could not be deleted): the error alarm tells an operator, and the
+ * same request can be sent again.
+ *
  * Metrics (namespace Cyberactive, dimension service=loader): RowsLoaded (rows new to the warehouse), LoadFailures
  * (files rejected, plus one for a failed run), WarehouseFreshnessSeconds (after a successful run, how long ago the
  * run started: everything ready by then is loaded). A run that fails reports no freshness: the alarm treats silence
@@ -17,12 +24,22 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { DynamoLedger } from '../adapters/dynamo-ledger';
+import { DynamoTenantDirectory } from '../adapters/dynamo-tenant-directory';
 import { RedshiftWarehouse, S3ParquetFooters } from '../adapters/redshift-warehouse';
 import { makeS3Client, S3ObjectStore } from '../adapters/s3-object-store';
 import { envField, loadEnv } from '../shared/env';
+import { SHA256_HEX, TENANT_ID } from '../shared/ids';
 import { MetricName, makeObservability, type Observability } from '../shared/observability';
 import { type LoaderDeps, type LoaderReport, runLoader } from '../warehouse/loader';
 import type { Warehouse } from '../warehouse/port';
+import {
+  type AgeOffReport,
+  ageOff,
+  type PurgeReport,
+  purge,
+  type RetentionBuckets,
+  type TenantSettingsSource,
+} from '../warehouse/retention';
 
 /**
  * The function's environment. Bucket and table names and the WAREHOUSE_* variables are set by the grant helpers
@@ -33,6 +50,10 @@ export const loaderEnvSchema = z.object({
   CURATED_BUCKET: envField.name(),
   MANIFESTS_BUCKET: envField.name(),
   LEDGER_TABLE: envField.name(),
+  /** Purge deletes raw objects and quarantine files; age-off reads each tenant's retention. */
+  RAW_BUCKET: envField.name(),
+  QUARANTINE_BUCKET: envField.name(),
+  TENANTS_TABLE: envField.name(),
   WAREHOUSE_WORKGROUP: envField.name(),
   WAREHOUSE_DATABASE: envField.name(),
   /** Name or ARN of the admin secret; absent: IAM authentication as the function's role. */
@@ -47,8 +68,59 @@ export const loaderEnvSchema = z.object({
 });
 export type LoaderEnv = z.output<typeof loaderEnvSchema>;
 
-/** The schedule sends `{ "source": "schedule" }`; an operator may invoke the function with `{}`. Nothing else is read. */
-const eventSchema = z.object({ source: z.string().max(64).optional() }).loose();
+/**
+ * What an invocation asks for. Without `action` it is a load, as the load schedule sends it (`{"source": "schedule"}`)
+ * or an operator with `{}`; nothing else of such an event is read. With `action`, the event must be exactly one of
+ * these shapes: a purge names its tenant and object strictly, and a mistyped field must not turn into a load.
+ */
+const loadEventSchema = z.object({ source: z.string().max(64).optional() }).loose();
+const actionEventSchema = z.discriminatedUnion('action', [
+  z.strictObject({ action: z.literal('load'), source: z.string().max(64).optional() }),
+  z.strictObject({ action: z.literal('age-off'), dryRun: z.boolean().optional() }),
+  z.strictObject({
+    action: z.literal('purge'),
+    tenant: z.string().regex(TENANT_ID, 'must be a tenant id: 2-63 of [a-z0-9-], starting with a letter or digit'),
+    sha256: z.string().regex(SHA256_HEX, 'must be 64 lower-case hex digits').optional(),
+    dryRun: z.boolean().optional(),
+  }),
+]);
+
+export type LoaderRequest =
+  | { readonly action: 'load'; readonly source: string }
+  | { readonly action: 'age-off'; readonly dryRun: boolean }
+  | { readonly action: 'purge'; readonly tenant: string; readonly sha256?: string; readonly dryRun: boolean };
+
+/** An event with an `action` that is not one of the requests above. */
+export class InvalidLoaderEventError extends Error {
+  override readonly name = 'InvalidLoaderEventError';
+}
+
+export function parseLoaderEvent(event: unknown): LoaderRequest {
+  const e = event ?? {};
+  if (typeof e !== 'object' || !('action' in e)) {
+    const parsed = loadEventSchema.safeParse(e);
+    return { action: 'load', source: parsed.success ? (parsed.data.source ?? 'manual') : 'unknown' };
+  }
+  const parsed = actionEventSchema.safeParse(e);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.map(String).join('.') || '(event)'}: ${i.message}`);
+    throw new InvalidLoaderEventError(`invalid loader event: ${problems.join('; ')}`);
+  }
+  const d = parsed.data;
+  if (d.action === 'load') return { action: 'load', source: d.source ?? 'manual' };
+  if (d.action === 'age-off') return { action: 'age-off', dryRun: d.dryRun ?? false };
+  return { action: 'purge', tenant: d.tenant, ...(d.sha256 ? { sha256: d.sha256 } : {}), dryRun: d.dryRun ?? false };
+}
+
+/** A purge that could not do all of it; the record (if written) lists what is left. Send the same request again. */
+export class PurgeIncompleteError extends Error {
+  override readonly name = 'PurgeIncompleteError';
+}
+
+/** Some tenant's age-off failed; the others were done. The next daily run tries again. */
+export class AgeOffFailedError extends Error {
+  override readonly name = 'AgeOffFailedError';
+}
 
 /** Time left for reporting when the warehouse waits are cut off (at most a fifth of the invocation). */
 const DEADLINE_MARGIN_MS = 30_000;
@@ -61,6 +133,11 @@ export interface LoaderHandlerDeps {
   readonly observability: Observability;
   /** @default runLoader (injectable so that unit tests can drive the handler with a stand-in) */
   readonly run?: (deps: LoaderDeps) => Promise<LoaderReport>;
+  /** What retention needs beyond the core's store, ledger and buckets. */
+  readonly retention: {
+    readonly tenants: TenantSettingsSource;
+    readonly buckets: Pick<RetentionBuckets, 'raw' | 'quarantine'>;
+  };
 }
 
 /** AWS clients and adapters from the parsed environment; the SDK reads region and credentials from Lambda's own. */
@@ -78,6 +155,10 @@ export function makeLoaderDeps(env: LoaderEnv, observability: Observability): Lo
       buckets: { curated: env.CURATED_BUCKET, manifests: env.MANIFESTS_BUCKET },
       clock: () => new Date(),
       limits: { maxFilesPerLoad: env.MAX_FILES_PER_LOAD },
+    },
+    retention: {
+      tenants: new DynamoTenantDirectory(DynamoDBDocumentClient.from(dynamo), { tableName: env.TENANTS_TABLE }),
+      buckets: { raw: env.RAW_BUCKET, quarantine: env.QUARANTINE_BUCKET },
     },
     warehouse: (deadline) =>
       new RedshiftWarehouse(redshift, {
@@ -131,21 +212,47 @@ function errorFields(error: unknown): Record<string, unknown> {
   return { error: { name: error.name, message: error.message } };
 }
 
+/** What an age-off invocation returns (the report is small: one entry per tenant). */
+export type AgeOffSummary = { readonly action: 'age-off' } & AgeOffReport;
+
+/** What a purge invocation returns: counts and where the record is (the record itself lists every key). */
+export interface PurgeSummary {
+  readonly action: 'purge';
+  readonly purgeId: string;
+  readonly request: PurgeReport['request'];
+  readonly dryRun: boolean;
+  readonly record?: PurgeReport['record'];
+  readonly s3: { readonly deleted: number; readonly absent: number; readonly failed: number };
+  readonly warehouse: PurgeReport['warehouse'];
+  readonly ok: boolean;
+}
+
+export type LoaderResult = LoaderSummary | AgeOffSummary | PurgeSummary;
+
+export function summarisePurge(r: PurgeReport): PurgeSummary {
+  return {
+    action: 'purge',
+    purgeId: r.purgeId,
+    request: r.request,
+    dryRun: r.dryRun,
+    ...(r.record ? { record: r.record } : {}),
+    s3: { deleted: r.s3.deleted.length, absent: r.s3.absent.length, failed: r.s3.failed.length },
+    warehouse: r.warehouse,
+    ok: r.ok,
+  };
+}
+
 /** Builds the handler over deps built once; see the module comment. */
-export function makeLoaderHandler(d: LoaderHandlerDeps): (event: unknown, context: Context) => Promise<LoaderSummary> {
+export function makeLoaderHandler(d: LoaderHandlerDeps): (event: unknown, context: Context) => Promise<LoaderResult> {
   const { logger, metrics } = d.observability;
   const run = d.run ?? runLoader;
   // The warehouse is built once; its waits end at the current invocation's deadline.
   let deadline = Number.POSITIVE_INFINITY;
   const warehouse = d.warehouse(() => deadline);
 
-  return async (event, context) => {
-    logger.addContext(context);
-    const parsed = eventSchema.safeParse(event ?? {});
-    logger.info('loader run starting', { source: parsed.success ? (parsed.data.source ?? 'manual') : 'unknown' });
-    const remaining = context.getRemainingTimeInMillis();
+  const load = async (source: string): Promise<LoaderSummary> => {
+    logger.info('loader run starting', { source });
     const started = d.core.clock().getTime();
-    deadline = Date.now() + remaining - Math.min(DEADLINE_MARGIN_MS, remaining / 5);
     try {
       const report = await run({
         ...d.core,
@@ -180,6 +287,70 @@ export function makeLoaderHandler(d: LoaderHandlerDeps): (event: unknown, contex
       metrics.addMetric(MetricName.LoadFailures, MetricUnit.Count, 1);
       logger.error('loader run failed; what committed stays, the next run resumes', errorFields(err));
       throw err;
+    }
+  };
+
+  const runAgeOff = async (dryRun: boolean): Promise<AgeOffSummary> => {
+    logger.info('age-off starting', { dryRun });
+    const report = await ageOff({ warehouse, tenants: d.retention.tenants }, { now: d.core.clock(), dryRun });
+    for (const t of report.tenants) {
+      if (t.result) logger.info('tenant aged off', { tenant: t.tenant, before: t.before, ...t.result });
+      else logger.error('tenant age-off failed', { tenant: t.tenant, before: t.before, error: t.error });
+    }
+    for (const x of report.skipped) logger.warn('tenant skipped by age-off', x);
+    if (report.failed > 0) {
+      throw new AgeOffFailedError(`age-off failed for ${report.failed} of ${report.tenants.length} tenant(s)`);
+    }
+    logger.info('age-off finished', { tenants: report.tenants.length, skipped: report.skipped.length, dryRun });
+    return { action: 'age-off', ...report };
+  };
+
+  const runPurge = async (request: Extract<LoaderRequest, { action: 'purge' }>): Promise<PurgeSummary> => {
+    const { tenant, sha256, dryRun } = request;
+    logger.info('purge starting', { tenant, sha256, dryRun });
+    const report = await purge(
+      {
+        store: d.core.store,
+        ledger: d.core.ledger,
+        warehouse,
+        buckets: { ...d.retention.buckets, curated: d.core.buckets.curated, manifests: d.core.buckets.manifests },
+      },
+      { tenant, sha256, now: d.core.clock(), dryRun },
+    );
+    const summary = summarisePurge(report);
+    // Keys are logged (they name the tenant and the content's hash, never content); the record has them all.
+    for (const f of report.s3.failed.slice(0, 50)) logger.error('purge could not delete', { ...f });
+    logger.info('purge finished', { ...summary });
+    if (!report.ok) {
+      const where = report.record ? ` (record s3://${report.record.bucket}/${report.record.key})` : '';
+      throw new PurgeIncompleteError(
+        `purge ${report.purgeId} incomplete: ${summary.s3.failed} object(s) not deleted, warehouse ${report.warehouse.status}${where}; send the same request again`,
+      );
+    }
+    return summary;
+  };
+
+  return async (event, context) => {
+    logger.addContext(context);
+    const remaining = context.getRemainingTimeInMillis();
+    deadline = Date.now() + remaining - Math.min(DEADLINE_MARGIN_MS, remaining / 5);
+    try {
+      let request: LoaderRequest;
+      try {
+        request = parseLoaderEvent(event);
+      } catch (err) {
+        logger.error('loader event refused', errorFields(err));
+        throw err;
+      }
+      if (request.action === 'load') return await load(request.source);
+      try {
+        return request.action === 'age-off' ? await runAgeOff(request.dryRun) : await runPurge(request);
+      } catch (err) {
+        if (!(err instanceof PurgeIncompleteError || err instanceof AgeOffFailedError)) {
+          logger.error(`${request.action} failed`, errorFields(err));
+        }
+        throw err;
+      }
     } finally {
       if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     }

@@ -244,6 +244,38 @@ export function parseManifestKey(key: string): { loadId: string } {
 }
 
 /**
+ * Purge records (docs/warehouse.md, "Age-off and purge, end to end"): one JSON document per purge run, written
+ * create-only to the manifests bucket and named by the run's id (a ULID, also the warehouse's purge_log id).
+ */
+export function purgeRecordKey(purgeId: string): string {
+  return `purges/${assertUlid(purgeId)}.json`;
+}
+
+const PURGE_RECORD_KEY = /^purges\/([^/.]*)\.json$/;
+
+export function parsePurgeRecordKey(key: string): { purgeId: string } {
+  const m = PURGE_RECORD_KEY.exec(key);
+  if (!m) throw new InvalidIdentifierError(`not a purge record key: ${JSON.stringify(key.slice(0, 200))}`);
+  return { purgeId: assertUlid(m[1]) };
+}
+
+/**
+ * Every key prefix that holds one tenant's objects: its raw uploads, its Parquet files of each table and its
+ * quarantine files. Each ends with `/`, so that tenant `ab` never matches the keys of tenant `ab-c`. Proofs are
+ * not listed: they hold hashes only, and a purge leaves them (they may be under Object Lock).
+ */
+export function tenantPrefixes(tenant: string): {
+  readonly raw: string;
+  readonly tahoe: Readonly<Record<TahoeTable, string>>;
+  readonly quarantine: string;
+} {
+  const t = assertTenantId(tenant);
+  const tahoe = {} as Record<TahoeTable, string>;
+  for (const table of TAHOE_TABLES) tahoe[table] = `tahoe/${table}/tenant=${t}/`;
+  return { raw: `raw/tenant=${t}/`, tahoe, quarantine: `quarantine/tenant=${t}/` };
+}
+
+/**
  * S3 event notifications carry keys URL-encoded as in an HTML form (space as `+`), while some S3-compatible servers
  * send them verbatim. Our keys never contain `+`, `%` or spaces, so decoding is safe for both.
  */

@@ -7,6 +7,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct, IConstruct } from 'constructs';
+import { TENANT_SETTINGS_ATTRIBUTES } from '../../lambdas/adapters/dynamo-tenant-directory';
 import { METRICS_NAMESPACE, MetricName } from '../../lambdas/shared/observability';
 import type { Config } from '../config';
 import { AlarmTopic } from '../constructs/alarms';
@@ -26,6 +27,12 @@ const SQL_DIR = resolve(__dirname, '..', '..', 'sql');
 
 /** The payload the schedule sends; the handler ignores anything else about the event. */
 export const LOADER_SCHEDULE_INPUT = { source: 'schedule' } as const;
+
+/** The payload of the daily age-off schedule (lambdas/handlers/loader.ts parses it). */
+export const AGE_OFF_SCHEDULE_INPUT = { action: 'age-off' } as const;
+
+/** Where purge records go in the manifests bucket (`purgeRecordKey` in lambdas/shared/s3-keys.ts). */
+export const PURGE_RECORDS_PREFIX = 'purges/';
 
 /** Properties of the {@link WarehouseStack}. */
 export interface WarehouseStackProps extends StackProps {
@@ -58,6 +65,8 @@ export class WarehouseStack extends Stack {
   /** Invocations the scheduler could not deliver after its retries. */
   public readonly scheduleDeadLetterQueue: sqs.Queue;
   public readonly loaderSchedule: scheduler.Schedule;
+  /** Daily warehouse age-off, sent to the loader function (serialised with loads by its reserved concurrency). */
+  public readonly ageOffSchedule: scheduler.Schedule;
   public readonly alarmTopic: AlarmTopic;
   /** Loader invocations that failed (a failed load, a crash, a time-out). */
   public readonly loaderErrorsAlarm: cloudwatch.Alarm;
@@ -115,6 +124,7 @@ export class WarehouseStack extends Stack {
     storage.grantCuratedRead(fn);
     storage.grantLedgerReadWrite(fn);
     this.grantManifestsWrite(storage, fn);
+    this.grantRetention(storage, fn);
     this.warehouse.grantDataApi(fn);
     fn.acknowledgeWildcardPermissions([
       {
@@ -136,6 +146,11 @@ export class WarehouseStack extends Stack {
         finding: /^Resource::.+\/(tahoe|manifests)\/\*$/,
         reason:
           'Parquet files and manifests are named per file and per load; access is scoped to the key prefix the loader reads (tahoe/) or writes (manifests/).',
+      },
+      {
+        finding: /^Resource::.+\/(raw|quarantine|purges)\/\*$/,
+        reason:
+          'Purge deletes the raw objects and quarantine files of a tenant or an object, named per upload, so access is scoped to the bucket’s key prefix (raw/, quarantine/), and writes purge records, named per purge, under purges/.',
       },
       {
         finding: /^Resource::.+\/index\/\*$/,
@@ -176,6 +191,19 @@ export class WarehouseStack extends Stack {
       description: `cyberactive ${config.stage}: starts the warehouse loader`,
       target: new targets.LambdaInvoke(fn, {
         input: scheduler.ScheduleTargetInput.fromObject(LOADER_SCHEDULE_INPUT),
+        deadLetterQueue: this.scheduleDeadLetterQueue,
+        retryAttempts: 3,
+        maxEventAge: Duration.minutes(15),
+      }),
+    });
+
+    // Age-off is cumulative (it removes whatever is older than the retention), so a day it does not run (the
+    // invocation waited behind a long load and was dropped) is caught up by the next.
+    this.ageOffSchedule = new scheduler.Schedule(this, 'AgeOffSchedule', {
+      schedule: scheduler.ScheduleExpression.expression(config.schedules.ageOff),
+      description: `cyberactive ${config.stage}: removes warehouse rows older than each tenant's retention`,
+      target: new targets.LambdaInvoke(fn, {
+        input: scheduler.ScheduleTargetInput.fromObject(AGE_OFF_SCHEDULE_INPUT),
         deadLetterQueue: this.scheduleDeadLetterQueue,
         retryAttempts: 3,
         maxEventAge: Duration.minutes(15),
@@ -331,6 +359,74 @@ export class WarehouseStack extends Stack {
         },
       ]);
     }
+  }
+
+  /**
+   * What age-off and purge need (lambdas/warehouse/retention.ts), and nothing more:
+   * - list the raw and quarantine buckets (a tenant purge lists the tenant's prefixes; the curated bucket is listed
+   *   already). Without ListBucket S3 answers a HEAD of a missing key with 403 instead of 404, so it is not limited
+   *   by prefix: HEAD requests carry no prefix to test.
+   * - HEAD and delete: raw objects at a version (GetObject/GetObjectVersion for HEAD, DeleteObjectVersion: a delete
+   *   without a version would leave the data behind a delete marker), quarantine files, Parquet files (HEAD is covered
+   *   by the curated read grant). The bucket policies deny only PutObject without If-None-Match (create-only) and
+   *   foreign encryption; deletes are other actions, so these grants are enough.
+   * - create purge records under `purges/` in the manifests bucket (GetObject for the HEAD that settles a 409 on a
+   *   create-only PUT, as for manifests).
+   * - Scan the tenants table for the settings items only: every request must project to the settings attributes
+   *   (never an API key item's hash), which the adapter does (DynamoTenantDirectory.list). The table's key is the data
+   *   key, which the bucket and ledger grants already let the function decrypt with.
+   */
+  private grantRetention(storage: StorageStack, fn: PipelineFunction): void {
+    fn.addEnvironment(STORAGE_ENV.rawBucket, storage.rawBucket.bucketName);
+    fn.addEnvironment(STORAGE_ENV.quarantineBucket, storage.quarantineBucket.bucketName);
+    fn.addEnvironment(STORAGE_ENV.tenantsTable, storage.tenantsTable.tableName);
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'RetentionList',
+        actions: ['s3:ListBucket'],
+        resources: [storage.rawBucket.bucketArn, storage.quarantineBucket.bucketArn],
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'PurgeRawVersions',
+        actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:DeleteObject', 's3:DeleteObjectVersion'],
+        resources: [storage.rawBucket.arnForObjects(`${KEY_PREFIXES.raw}*`)],
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'PurgeQuarantine',
+        actions: ['s3:GetObject', 's3:DeleteObject'],
+        resources: [storage.quarantineBucket.arnForObjects(`${KEY_PREFIXES.quarantine}*`)],
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'PurgeParquet',
+        actions: ['s3:DeleteObject'],
+        resources: [storage.curatedBucket.arnForObjects(`${KEY_PREFIXES.curated}*`)],
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'HeadOwnPurgeRecords',
+        actions: ['s3:GetObject'],
+        resources: [storage.manifestsBucket.arnForObjects(`${PURGE_RECORDS_PREFIX}*`)],
+      }),
+    );
+    storage.manifestsBucket.grantPut(fn, `${PURGE_RECORDS_PREFIX}*`);
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ScanTenantSettings',
+        actions: ['dynamodb:Scan'],
+        resources: [storage.tenantsTable.tableArn],
+        conditions: {
+          'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...TENANT_SETTINGS_ATTRIBUTES] },
+          StringEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
+        },
+      }),
+    );
   }
 
   /**

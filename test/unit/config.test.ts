@@ -54,7 +54,7 @@ describe('loadConfigs', () => {
         maxRecordBytes: 1024 ** 2,
         queueAgeAlarmSeconds: 3600,
       },
-      schedules: { notary: 'rate(15 minutes)', loader: 'rate(5 minutes)' },
+      schedules: { notary: 'rate(15 minutes)', loader: 'rate(5 minutes)', ageOff: 'cron(0 3 * * ? *)' },
       warehouse: {
         baseCapacity: 8,
         databaseName: 'cyberactive',
@@ -177,6 +177,11 @@ describe('parseStageConfig rejects each invalid value, naming stage, key and val
       'cron with both day fields',
       { schedules: { loader: 'cron(0 * * * * *)' } },
       `stage prod: schedules.loader = "cron(0 * * * * *)": exactly one of day-of-month and day-of-week must be '?'`,
+    ],
+    [
+      'age-off schedule that is one-time',
+      { schedules: { ageOff: 'at(2026-11-22T03:00:00)' } },
+      'stage prod: schedules.ageOff = "at(2026-11-22T03:00:00)": must be a rate(...) or cron(...) expression',
     ],
     ['destroyable as a string', { destroyable: 'no' }, 'stage prod: destroyable = "no": must be true or false'],
     [

@@ -7,15 +7,18 @@ import {
   manifestKey,
   parseManifestKey,
   parseProofKey,
+  parsePurgeRecordKey,
   parseQuarantineKey,
   parseRawKey,
   parseTahoeKey,
   proofKey,
+  purgeRecordKey,
   quarantineKey,
   rawKey,
   rawKeyHour,
   TAHOE_TABLES,
   tahoeKey,
+  tenantPrefixes,
 } from '../../../lambdas/shared/s3-keys';
 
 const tenantArb = fc.stringMatching(/^[a-z0-9][a-z0-9-]{1,62}$/);
@@ -186,6 +189,56 @@ describe('quarantine, proof and manifest keys', () => {
     expect(() => parseQuarantineKey(`quarantine/tenant=acme/dt=2026-11-22/${SHA}.jsonl`)).toThrow(
       InvalidIdentifierError,
     );
+  });
+});
+
+describe('purge record keys', () => {
+  it('round-trip through the purge id', () => {
+    fc.assert(
+      fc.property(ulidArb, (id) => {
+        expect(purgeRecordKey(id)).toBe(`purges/${id}.json`);
+        expect(parsePurgeRecordKey(purgeRecordKey(id))).toEqual({ purgeId: id });
+      }),
+    );
+  });
+
+  it('refuse ids that are not ULIDs and keys that are not purge records', () => {
+    expect(() => purgeRecordKey('../manifests/x')).toThrow(InvalidIdentifierError);
+    expect(() => parsePurgeRecordKey(`purges/${ULID}.manifest`)).toThrow('not a purge record key');
+    expect(() => parsePurgeRecordKey(`manifests/${ULID}.json`)).toThrow('not a purge record key');
+    expect(() => parsePurgeRecordKey('purges/01jd7q2m3n4p5q6r7s8t9v0w1x.json')).toThrow(InvalidIdentifierError);
+  });
+});
+
+describe('tenant prefixes', () => {
+  it('hold every raw, Parquet and quarantine key of the tenant and no key of another tenant', () => {
+    fc.assert(
+      fc.property(tenantArb, tenantArb, dayArb, shaArb, (tenant, other, dt, sha) => {
+        const p = tenantPrefixes(tenant);
+        const raw = rawKey({
+          tenant,
+          typetag: 'cowrie',
+          receivedAt: new Date(`${dt}T10:00:00Z`),
+          uploadId: ULID,
+          envelope: 'none',
+          gzip: false,
+        });
+        expect(raw.startsWith(p.raw)).toBe(true);
+        for (const table of TAHOE_TABLES) {
+          expect(tahoeKey({ table, tenant, dt, rawSha256: sha, part: 0 }).startsWith(p.tahoe[table])).toBe(true);
+        }
+        expect(quarantineKey({ tenant, dt, rawSha256: sha }).startsWith(p.quarantine)).toBe(true);
+        if (other !== tenant) {
+          const q = tenantPrefixes(other);
+          expect(raw.startsWith(q.raw)).toBe(false);
+          expect(quarantineKey({ tenant, dt, rawSha256: sha }).startsWith(q.quarantine)).toBe(false);
+        }
+      }),
+    );
+  });
+
+  it('refuse a tenant id outside the grammar', () => {
+    expect(() => tenantPrefixes('acme/../beta')).toThrow(InvalidIdentifierError);
   });
 });
 
