@@ -78,7 +78,8 @@ export class PgliteWarehouse extends PostgresWarehouse {
     options: PostgresWarehouseOptions,
     readonly db: PGlite,
   ) {
-    super(backend, options);
+    // PGlite runs no autovacuum: statistics come from the adapter after each load (see analyzeAfterLoad).
+    super(backend, { analyzeAfterLoad: true, ...options });
   }
 
   static async open(options: PgliteWarehouseOptions): Promise<PgliteWarehouse> {

@@ -298,9 +298,6 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       buckets: { curated: BUCKETS.curated, manifests: BUCKETS.manifests },
       clock: () => opts.now,
     });
-    // PGlite runs no autovacuum: right after a first load the tables have no statistics, the planner takes them
-    // for empty and joins the views by nested loops over whole tables (tens of seconds instead of milliseconds).
-    await warehouse.query('ANALYZE');
     const loaded: DemoFileResult[] = [];
     for (const f of files) {
       const item = await deps.ledger.get(f.item.ref);

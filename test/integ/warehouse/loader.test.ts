@@ -93,6 +93,25 @@ describe.each(BACKENDS)('warehouse loading on %s', (backend) => {
     removeDir(dir);
   });
 
+  // Only the embedded warehouse: a server's autovacuum analyses by itself, later.
+  (backend === 'pglite' ? it : it.skip)(
+    'leaves the loaded tables with planner statistics on PGlite, which has no autovacuum',
+    async () => {
+      // reltuples is -1 until a table is first analysed (PostgreSQL 14 and later).
+      const stats = () =>
+        w.admin(
+          "SELECT relname, reltuples FROM pg_class WHERE relname IN ('tahoe_raw', 'tahoe_instance', 'tahoe_edge') ORDER BY relname",
+        );
+      const result = await load(dir, warehouse);
+      expect(result.filesLoaded).toBeGreaterThan(0);
+      const expected = await expectedTables(dir);
+      const after = await stats();
+      expect(after.map((r) => r.relname)).toEqual(['tahoe_edge', 'tahoe_instance', 'tahoe_raw']);
+      for (const r of after)
+        expect(Number(r.reltuples)).toBe(expected[String(r.relname) as keyof typeof expected].length);
+    },
+  );
+
   it('loads every row of the processed files exactly once, and a second run adds nothing', async () => {
     const files = parquetKeys(dir);
     const expected = await expectedTables(dir);
