@@ -410,6 +410,8 @@ async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T
 // ---------------------------------------------------------------------------------------------------------------
 
 export class RedshiftWarehouse implements Warehouse {
+  /** A purge's candidates are COPYed from the object's own files: see `removeRows`. */
+  readonly removalCandidates = 'files' as const;
   private readonly initialPollMs: number;
   private readonly maxPollMs: number;
   private readonly statementTimeoutMs: number;
@@ -713,12 +715,26 @@ export class RedshiftWarehouse implements Warehouse {
    * A dry run is the same batch without the removal: lock, plan, counts. It writes no table of the warehouse (the
    * plan's temporary tables end with the Data API's session), so it needs no ROLLBACK inside the batch, and its
    * counts are those the real run computes before it deletes.
+   *
+   * A purge's candidates come from `candidateFiles`: the batch creates the load's staging table of tahoe_instance
+   * and COPYs the object's own files into it from the purge's manifest, with the load's COPY (the namespace's
+   * default role, FORMAT AS PARQUET, MANIFEST), so that a 1 GB object's hundreds of thousands of instance hashes
+   * cost two statements and no parameters. Values in `candidates` still go as parameters, 1,000 to an INSERT; a
+   * batch they would push past 40 statements is refused before anything is sent.
    */
   async removeRows(
     request: RemovalRequest,
     options: { readonly id: string; readonly now: Date; readonly dryRun?: boolean },
   ): Promise<RemovalResult> {
-    const sql = removalSql(request, options, 'redshift');
+    const files = request.kind === 'PURGE_OBJECT' ? request.candidateFiles : undefined;
+    const copyCandidates: SqlStatement[] =
+      files && files.files.length > 0
+        ? [
+            { text: createStagingSql('tahoe_instance', 'redshift'), params: [] },
+            { text: copyFromManifestSql('tahoe_instance', files.manifestBucket, files.manifestKey), params: [] },
+          ]
+        : [];
+    const sql = removalSql(request, { ...options, copyCandidates }, 'redshift');
     const statements: SqlStatement[] = [
       { text: lockStatement('redshift'), params: [] },
       ...sql.plan,
@@ -731,9 +747,18 @@ export class RedshiftWarehouse implements Warehouse {
         `${what}: ${statements.length} statements, the Data API runs at most ${MAX_BATCH_STATEMENTS} in one transaction (pass fewer candidates)`,
       );
     }
+    const copyAt = copyCandidates.length > 0 ? statements.indexOf(copyCandidates[1] as SqlStatement) + 1 : -1;
     return this.mapFailure(what, async () => {
       const id = await this.executeBatch(what, statements);
-      const d = await this.wait(what, id);
+      let d: DescribeStatementResponse;
+      try {
+        d = await this.wait(what, id);
+      } catch (err) {
+        if (err instanceof StatementFailedError && err.subStatement === copyAt && files) {
+          throw copyCandidatesFailure(err, `s3://${files.manifestBucket}/${files.manifestKey}`);
+        }
+        throw err;
+      }
       const last = statements.length - 1;
       const counts = await this.fetch(`${what}: counts`, d.SubStatements?.[last]?.Id ?? `${d.Id ?? id}:${last + 1}`);
       return removalResult(removalCounts(counts.rows[0]));
@@ -912,6 +937,22 @@ export class RedshiftWarehouse implements Warehouse {
     }
     return undefined;
   }
+}
+
+/**
+ * A failed COPY of a purge's candidate files, classified as a load's COPY is: the role's access → ConfigError,
+ * capacity and conflicts → TransientError; otherwise (a file of the manifest gone or unreadable) an error naming the
+ * manifest, which the purge records as its warehouse step's failure (a re-run writes a manifest of the files there).
+ */
+function copyCandidatesFailure(err: StatementFailedError, manifest: string): Error {
+  const message = `${err.message} (COPY of the purge's candidate files listed in ${manifest})`;
+  if (CONFIG_SQL.test(err.message) && !/does not exist/i.test(err.message)) {
+    return new ConfigError(`${message} (check the namespace's default IAM role and its S3 and KMS access)`, {
+      cause: err,
+    });
+  }
+  if (TRANSIENT_SQL.test(err.message)) return new TransientError(message, { cause: err });
+  return new Error(message, { cause: err });
 }
 
 /** `s3://bucket/key` (or an https S3 URL) → key, if it is in `bucket`. */

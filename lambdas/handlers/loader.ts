@@ -224,6 +224,7 @@ export interface PurgeSummary {
   readonly record?: PurgeReport['record'];
   readonly s3: { readonly deleted: number; readonly absent: number; readonly failed: number };
   readonly warehouse: PurgeReport['warehouse'];
+  readonly loadLog: PurgeReport['loadLog'];
   readonly ok: boolean;
 }
 
@@ -238,6 +239,7 @@ export function summarisePurge(r: PurgeReport): PurgeSummary {
     ...(r.record ? { record: r.record } : {}),
     s3: { deleted: r.s3.deleted.length, absent: r.s3.absent.length, failed: r.s3.failed.length },
     warehouse: r.warehouse,
+    loadLog: r.loadLog,
     ok: r.ok,
   };
 }
@@ -324,7 +326,7 @@ export function makeLoaderHandler(d: LoaderHandlerDeps): (event: unknown, contex
     if (!report.ok) {
       const where = report.record ? ` (record s3://${report.record.bucket}/${report.record.key})` : '';
       throw new PurgeIncompleteError(
-        `purge ${report.purgeId} incomplete: ${summary.s3.failed} object(s) not deleted, warehouse ${report.warehouse.status}${where}; send the same request again`,
+        `purge ${report.purgeId} incomplete: ${summary.s3.failed} object(s) not deleted, warehouse ${report.warehouse.status}, load_log ${report.loadLog.status}${where}; send the same request again`,
       );
     }
     return summary;

@@ -101,19 +101,43 @@ export interface QueryResult {
 }
 
 /**
+ * The object's own tahoe_instance Parquet files, for a warehouse that reads a purge's candidates itself
+ * (`Warehouse.removalCandidates` 'files'): a Redshift COPY manifest of them, written by the purge core with the
+ * loader's manifest builders under the purge id (`tableManifestKey(purgeId, 'tahoe_instance')`). Every file is one
+ * the warehouse has LOADED (so COPY reads it as a load did) and was there when the purge read it.
+ */
+export interface CandidateFiles {
+  /** The bucket (curated) that holds the files. */
+  readonly bucket: string;
+  /** The bucket the manifest was written to. */
+  readonly manifestBucket: string;
+  readonly manifestKey: string;
+  /** What the manifest lists: `tahoe/tahoe_instance/tenant=T/dt=…/<sha256>-NNNNN.parquet` of the request's object. */
+  readonly files: readonly LoadFile[];
+}
+
+/**
  * What `removeRows` removes (retention, DESIGN.md §3.7):
  * - `AGE_OFF`: the tenant's raws received before `before` (tahoe_raw.received_at < before);
  * - `PURGE_OBJECT`: the tenant's raws of the raw object with this SHA-256 (tahoe_raw.object_sha256);
- * - `PURGE_TENANT`: every row of the tenant, in every table that has a tenant column.
+ * - `PURGE_TENANT`: every row of the tenant, in every table that has a tenant column;
+ * - `FORGET_FILES`: only the load_log rows of the tenant's files (of the object with `sha256`, or all of them), so
+ *   that the same content, uploaded again, loads again. No other table changes.
  * For AGE_OFF and PURGE_OBJECT, instances and edges go when nothing that remains needs them. The candidates are
  * what the removed raws reach through `tahoe_edge` (raw_ref from the raw's `_hash`, then every relation, to any
- * depth), plus `candidates` and what they reach (PURGE_OBJECT: the instance hashes of the object's own Parquet
- * files, which also covers instances a filter left unlinked to its raw). A candidate that a raw links to directly
- * (a session, an event: raw_ref) stays only while a remaining raw of the tenant still links to it; any other
- * candidate stays while something that stays refers to it. So removing objects leaves what loading the remaining
- * objects alone would have produced, except that a session shared with a remaining object keeps the start and end
- * times merged from every record it saw. An edge goes with its parent or its child. The agg_event_hourly rows of
- * every hour a removed event (or a removed mal_ref edge) touched are recomputed from what remains.
+ * depth), plus the given candidates and what they reach (PURGE_OBJECT: the instance hashes of the object's own
+ * Parquet files, which also covers instances a filter left unlinked to its raw). The given candidates are
+ * `candidates` and, where the warehouse reads them itself, the `_hash` column of `candidateFiles`. A candidate that
+ * a raw links to directly (a session, an event: raw_ref) stays only while a remaining raw of the tenant still links
+ * to it; any other candidate stays while something that stays refers to it. So removing objects leaves what loading
+ * the remaining objects alone would have produced, except that a session shared with a remaining object keeps the
+ * start and end times merged from every record it saw. An edge goes with its parent or its child. The
+ * agg_event_hourly rows of every hour a removed event (or a removed mal_ref edge) touched are recomputed from what
+ * remains.
+ *
+ * PURGE_* also delete the purged files' load_log rows, unless `keepLoadLog`: the purge core keeps them while the
+ * Parquet files may still be in S3 (a file in load_log is never loaded again, so a load in between cannot bring the
+ * rows back), and forgets them with FORGET_FILES once every file is gone.
  */
 export type RemovalRequest =
   | { readonly kind: 'AGE_OFF'; readonly tenant: string; readonly before: Date }
@@ -122,8 +146,12 @@ export type RemovalRequest =
       readonly tenant: string;
       readonly sha256: string;
       readonly candidates?: readonly string[] | undefined;
+      /** Only for a warehouse whose `removalCandidates` is 'files'; the others ignore it. */
+      readonly candidateFiles?: CandidateFiles | undefined;
+      readonly keepLoadLog?: boolean | undefined;
     }
-  | { readonly kind: 'PURGE_TENANT'; readonly tenant: string };
+  | { readonly kind: 'PURGE_TENANT'; readonly tenant: string; readonly keepLoadLog?: boolean | undefined }
+  | { readonly kind: 'FORGET_FILES'; readonly tenant: string; readonly sha256?: string | undefined };
 
 export interface RemovalResult {
   /** Rows deleted per table. */
@@ -131,15 +159,25 @@ export interface RemovalResult {
   /** agg_event_hourly rows deleted (recomputed rows are inserted again and not counted). */
   readonly aggregateRowsDeleted: number;
   /**
-   * PURGE_*: load_log rows of the purged files deleted (so that a later upload of the same content loads again),
-   * and ingest_file rows set to status PURGED. AGE_OFF: 0 and 0 (the files' rows stay: they are still loaded
-   * history, and their Parquet files stay in S3 until the lifecycle expires them).
+   * PURGE_* without `keepLoadLog`, and FORGET_FILES: load_log rows of the purged files deleted (so that a later
+   * upload of the same content loads again). AGE_OFF, and PURGE_* with `keepLoadLog`: 0 (age-off keeps the files'
+   * rows: they are still loaded history, and their Parquet files stay in S3 until the lifecycle expires them).
    */
   readonly loadLogRowsDeleted: number;
+  /** PURGE_*: ingest_file rows set to status PURGED; 0 otherwise. */
   readonly ingestFilesPurged: number;
 }
 
 export interface Warehouse {
+  /**
+   * How the warehouse takes a PURGE_OBJECT's given candidates. 'values' (the default): `candidates`, bound as
+   * parameters (the PostgreSQL adapters run statement after statement, so any number fits). 'files': from
+   * `candidateFiles`, which the warehouse reads itself (Redshift: one Data API batch holds at most 40 statements
+   * of bounded size, while a large object's files hold hundreds of thousands of instance hashes); `candidates`
+   * then only adds to them.
+   */
+  readonly removalCandidates?: 'values' | 'files';
+
   /**
    * Applies the migrations of sql/migrations not yet in schema_migrations (each in its own transaction, under the
    * same lock as `load`), then (re)creates the analyst views. Returns the versions it applied. Idempotent.
@@ -160,8 +198,9 @@ export interface Warehouse {
 
   /**
    * Removes rows (see RemovalRequest) in ONE transaction holding the load lock, and records the removal in
-   * purge_log (`id`: a ULID naming it; `now`: its time) in the same transaction. With `dryRun`, computes the
-   * same counts and rolls back. Idempotent: repeating a removal deletes nothing more and records another row.
+   * purge_log (`id`: a ULID naming it; `now`: its time; `kind`: the request's) in the same transaction. With
+   * `dryRun`, computes the same counts and rolls back. Idempotent: repeating a removal deletes nothing more and
+   * records another row.
    */
   removeRows(
     request: RemovalRequest,

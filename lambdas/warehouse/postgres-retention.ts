@@ -18,7 +18,7 @@ import {
   removalSql,
   tenantsWithRowsSql,
 } from './retention-sql';
-import { type Dialect, dropTempSql } from './sql';
+import { type Dialect, dropTempSql, type SqlStatement, stagingTable } from './sql';
 
 /** The plan's count and a statement's row count disagree: a bug in the removal SQL, never a data problem. */
 export class RemovalCountMismatchError extends Error {
@@ -35,6 +35,12 @@ export interface PgRemovalOptions {
    * @default 'postgres'
    */
   readonly dialect?: Dialect;
+  /**
+   * Statements that fill the staging table of tahoe_instance with a purge's candidate files (retention-sql.ts
+   * `RemovalSqlOptions`). The adapters take a purge's candidates as values and never pass this; the tests do, to
+   * run on PostgreSQL what Redshift does with the rows its COPY reads.
+   */
+  readonly copyCandidates?: readonly SqlStatement[];
 }
 
 /**
@@ -57,6 +63,8 @@ export async function removeRowsInTransaction(
   }
   // Temporary tables outlive a COMMIT in PostgreSQL (the session is pooled); after a ROLLBACK they are gone anyway.
   for (const t of REMOVAL_TEMP_TABLES) await s.query(dropTempSql(t));
+  // The load's own staging table: a load later on this pooled session creates it again.
+  if (options.copyCandidates?.length) await s.query(dropTempSql(stagingTable('tahoe_instance')));
   return removalResult(counts);
 }
 

@@ -11,8 +11,9 @@
  *    (`removal_doomed`); the edges that go with their parent or their child (`removal_edges`); the hours of the
  *    aggregate to recompute (sql.ts's AGG_HOURS table); and every count, into the one-row table `removal_counts`,
  *    before anything is deleted.
- * 2. `apply`: the deletes, the aggregate refresh (sql.ts's own statements), load_log and ingest_file for purges, and
- *    the purge_log row (its counts read from `removal_counts`, so that Redshift's single batch can write it).
+ * 2. `apply`: the deletes, the aggregate refresh (sql.ts's own statements), load_log (purges without `keepLoadLog`)
+ *    and ingest_file for purges, and the purge_log row (its counts read from `removal_counts`, so that Redshift's
+ *    single batch can write it).
  * 3. `result`: the counts, read back.
  *
  * Which candidates stay. What a raw derives directly (its raw_ref children: sessions and events) stays while a raw
@@ -25,12 +26,18 @@
  * left pointing at a deleted instance). The walk visits only the candidates and the edges into them, not the
  * tenant's whole graph.
  *
- * A purge of a whole tenant is simpler: every row with its tenant goes.
+ * A purge of a whole tenant is simpler: every row with its tenant goes. FORGET_FILES is simpler still: the purged
+ * files' load_log rows, counted, deleted and recorded.
+ *
+ * The given candidates arrive as values (`candidates`, 1,000 to an INSERT) or, on a warehouse that reads the
+ * object's tahoe_instance files itself, as rows the adapter copies into the load's own staging table of
+ * tahoe_instance (`RemovalSqlOptions.copyCandidates`); their distinct `_hash` values join the given candidates.
  *
  * Dialects: Redshift's recursive CTEs must be `WITH RECURSIVE name (columns) AS (… UNION ALL …)`; PostgreSQL takes
  * the same form, but there `UNION` (which drops rows already found) keeps a walk over a graph with many paths to
  * one node from visiting it once per path. The graph is acyclic (content hashes), so both end.
  */
+import { parseTahoeKey } from '../shared/s3-keys';
 import type { RemovalRequest, RemovalResult } from './port';
 import {
   AGG_HOURS,
@@ -38,6 +45,7 @@ import {
   deleteAffectedAggregatesSql,
   insertAffectedAggregatesSql,
   type SqlStatement,
+  stagingTable,
 } from './sql';
 
 export const REMOVAL_RAWS = 'removal_raws';
@@ -124,12 +132,42 @@ export function checkRemovalRequest(request: RemovalRequest): void {
   if (request.kind === 'AGE_OFF' && !(request.before instanceof Date && !Number.isNaN(request.before.getTime()))) {
     throw new TypeError('removal: AGE_OFF needs a valid `before` date');
   }
+  if (request.kind === 'FORGET_FILES' && request.sha256 !== undefined && !HASH.test(request.sha256)) {
+    throw new TypeError(`removal: ${JSON.stringify(request.sha256)} is not a SHA-256`);
+  }
   if (request.kind === 'PURGE_OBJECT') {
     if (!HASH.test(request.sha256)) throw new TypeError(`removal: ${JSON.stringify(request.sha256)} is not a SHA-256`);
     for (const h of request.candidates ?? []) {
       if (!HASH.test(h)) throw new TypeError(`removal: candidate ${JSON.stringify(h)} is not an instance hash`);
     }
+    // The files are copied into the warehouse: only the object's own tahoe_instance files may be named, so that a
+    // wrong manifest cannot make other instances candidates.
+    for (const f of request.candidateFiles?.files ?? []) {
+      let own = false;
+      try {
+        const k = parseTahoeKey(f.key);
+        own = k.table === 'tahoe_instance' && k.tenant === request.tenant && k.rawSha256 === request.sha256;
+      } catch {
+        own = false;
+      }
+      if (!own || f.table !== 'tahoe_instance') {
+        throw new TypeError(`removal: ${JSON.stringify(f.key)} is not a tahoe_instance file of the purged object`);
+      }
+    }
   }
+}
+
+/** Options of `removalSql`. */
+export interface RemovalSqlOptions {
+  readonly id: string;
+  readonly now: Date;
+  /**
+   * PURGE_OBJECT with `candidateFiles`, on a warehouse that reads them itself: statements that create the load's
+   * staging table of tahoe_instance (`stagingTable('tahoe_instance')`) and fill it with the files' rows (Redshift:
+   * `createStagingSql` and a COPY from the manifest, as a load does). The distinct `_hash` values of the tenant's
+   * rows there join the given candidates.
+   */
+  readonly copyCandidates?: readonly SqlStatement[];
 }
 
 /** The raws the request removes (AGE_OFF, PURGE_OBJECT). */
@@ -141,12 +179,22 @@ function selectRemovedRaws(request: RemovalRequest): RemovalStep {
     case 'PURGE_OBJECT':
       return { text: `${head} WHERE tenant = $1 AND object_sha256 = $2`, params: [request.tenant, request.sha256] };
     case 'PURGE_TENANT':
-      throw new TypeError('a tenant purge removes every row of the tenant, not selected raws');
+    case 'FORGET_FILES':
+      throw new TypeError(`${request.kind} does not select raws`);
   }
 }
 
+/** Whether a purge keeps the files' load_log rows (the core forgets them later with FORGET_FILES). */
+function keepsLoadLog(request: RemovalRequest): boolean {
+  return (request.kind === 'PURGE_OBJECT' || request.kind === 'PURGE_TENANT') && request.keepLoadLog === true;
+}
+
 /** Part 1 for AGE_OFF and PURGE_OBJECT. */
-function graphPlan(request: RemovalRequest, dialect: Dialect): RemovalStep[] {
+function graphPlan(
+  request: RemovalRequest,
+  dialect: Dialect,
+  copyCandidates: readonly SqlStatement[] | undefined,
+): RemovalStep[] {
   const tenant = request.tenant;
   const union = recursiveUnion(dialect);
   const analyze = (table: string): RemovalStep[] => (dialect === 'postgres' ? [plain(`ANALYZE ${table}`)] : []);
@@ -157,6 +205,15 @@ function graphPlan(request: RemovalRequest, dialect: Dialect): RemovalStep[] {
   for (let i = 0; i < given.length; i += CANDIDATES_PER_INSERT) {
     const chunk = given.slice(i, i + CANDIDATES_PER_INSERT);
     steps.push({ text: `INSERT INTO ${REMOVAL_GIVEN} (h) VALUES ${placeholders(chunk.length)}`, params: chunk });
+  }
+  if (request.kind === 'PURGE_OBJECT' && copyCandidates && copyCandidates.length > 0) {
+    // However many instances the object's files hold, this is a fixed number of statements and no values: the
+    // rows travel from S3 to the warehouse, never through the request.
+    steps.push(...copyCandidates);
+    steps.push({
+      text: `INSERT INTO ${REMOVAL_GIVEN} (h) SELECT DISTINCT _hash FROM ${stagingTable('tahoe_instance')} WHERE tenant = $1`,
+      params: [tenant],
+    });
   }
 
   // Raw hashes no remaining raw of the tenant holds: every raw holding them is removed. Counted, not correlated
@@ -243,6 +300,7 @@ function graphPlan(request: RemovalRequest, dialect: Dialect): RemovalStep[] {
   });
 
   const purge = request.kind === 'PURGE_OBJECT';
+  const forgets = purge && !keepsLoadLog(request);
   const counts: Record<RemovalCount, string> = {
     tahoe_raw: `SELECT COUNT(*) FROM ${REMOVAL_RAWS}`,
     tahoe_instance: `SELECT COUNT(*) FROM tahoe_instance i JOIN ${REMOVAL_DOOMED} d ON d.h = i._hash WHERE i.tenant = $1`,
@@ -256,7 +314,7 @@ function graphPlan(request: RemovalRequest, dialect: Dialect): RemovalStep[] {
       " JOIN tahoe_instance e ON e.tenant = k.tenant AND e.itype = 'event'" +
       ' AND e.event_ts >= k.hour_epoch AND e.event_ts < k.hour_epoch + 3600' +
       ` LEFT JOIN ${REMOVAL_DOOMED} d ON d.h = e._hash WHERE d.h IS NULL) g`,
-    load_log: purge ? 'SELECT COUNT(*) FROM load_log WHERE tenant = $1 AND raw_sha256 = $2' : 'SELECT 0',
+    load_log: forgets ? 'SELECT COUNT(*) FROM load_log WHERE tenant = $1 AND raw_sha256 = $2' : 'SELECT 0',
     ingest_file: purge
       ? `SELECT COUNT(*) FROM ingest_file WHERE tenant = $1 AND sha256 = $2 AND status <> '${PURGED_STATUS}'`
       : 'SELECT 0',
@@ -296,24 +354,49 @@ function graphApply(request: RemovalRequest): RemovalStep[] {
     plain(insertAffectedAggregatesSql(), 'aggregate_after'),
   ];
   if (request.kind === 'PURGE_OBJECT') {
-    steps.push(
-      {
-        text: 'DELETE FROM load_log WHERE tenant = $1 AND raw_sha256 = $2',
-        params: [tenant, request.sha256],
-        affects: 'load_log',
-      },
-      {
-        text: `UPDATE ingest_file SET status = '${PURGED_STATUS}' WHERE tenant = $1 AND sha256 = $2 AND status <> '${PURGED_STATUS}'`,
-        params: [tenant, request.sha256],
-        affects: 'ingest_file',
-      },
-    );
+    if (!keepsLoadLog(request)) steps.push(forgetStep(tenant, request.sha256));
+    steps.push({
+      text: `UPDATE ingest_file SET status = '${PURGED_STATUS}' WHERE tenant = $1 AND sha256 = $2 AND status <> '${PURGED_STATUS}'`,
+      params: [tenant, request.sha256],
+      affects: 'ingest_file',
+    });
   }
   return steps;
 }
 
+/** The load_log rows of the tenant's files, of one raw object or all (tenant + raw_sha256: the key's own parts). */
+function loadLogWhere(sha256: string | undefined): string {
+  return sha256 === undefined ? 'tenant = $1' : 'tenant = $1 AND raw_sha256 = $2';
+}
+
+function forgetStep(tenant: string, sha256: string | undefined): RemovalStep {
+  return {
+    text: `DELETE FROM load_log WHERE ${loadLogWhere(sha256)}`,
+    params: sha256 === undefined ? [tenant] : [tenant, sha256],
+    affects: 'load_log',
+  };
+}
+
+/** FORGET_FILES: only load_log changes; every other count is 0. */
+function forgetPlan(tenant: string, sha256: string | undefined): RemovalStep[] {
+  return [
+    countsStep(
+      {
+        tahoe_raw: 'SELECT 0',
+        tahoe_instance: 'SELECT 0',
+        tahoe_edge: 'SELECT 0',
+        aggregate_before: 'SELECT 0',
+        aggregate_after: 'SELECT 0',
+        load_log: `SELECT COUNT(*) FROM load_log WHERE ${loadLogWhere(sha256)}`,
+        ingest_file: 'SELECT 0',
+      },
+      sha256 === undefined ? [tenant] : [tenant, sha256],
+    ),
+  ];
+}
+
 /** A tenant purge: every row with the tenant's name goes, ingest_file rows are marked PURGED. */
-function tenantPlan(tenant: string): RemovalStep[] {
+function tenantPlan(tenant: string, keepLoadLog: boolean): RemovalStep[] {
   const all = (table: string) => `SELECT COUNT(*) FROM ${table} WHERE tenant = $1`;
   return [
     countsStep(
@@ -323,7 +406,7 @@ function tenantPlan(tenant: string): RemovalStep[] {
         tahoe_edge: all('tahoe_edge'),
         aggregate_before: all('agg_event_hourly'),
         aggregate_after: 'SELECT 0',
-        load_log: all('load_log'),
+        load_log: keepLoadLog ? 'SELECT 0' : all('load_log'),
         ingest_file: `SELECT COUNT(*) FROM ingest_file WHERE tenant = $1 AND status <> '${PURGED_STATUS}'`,
       },
       [tenant],
@@ -331,7 +414,7 @@ function tenantPlan(tenant: string): RemovalStep[] {
   ];
 }
 
-function tenantApply(tenant: string): RemovalStep[] {
+function tenantApply(tenant: string, keepLoadLog: boolean): RemovalStep[] {
   const del = (table: string, affects: RemovalCount): RemovalStep => ({
     text: `DELETE FROM ${table} WHERE tenant = $1`,
     params: [tenant],
@@ -342,7 +425,7 @@ function tenantApply(tenant: string): RemovalStep[] {
     del('tahoe_edge', 'tahoe_edge'),
     del('tahoe_instance', 'tahoe_instance'),
     del('agg_event_hourly', 'aggregate_before'),
-    del('load_log', 'load_log'),
+    ...(keepLoadLog ? [] : [forgetStep(tenant, undefined)]),
     {
       text: `UPDATE ingest_file SET status = '${PURGED_STATUS}' WHERE tenant = $1 AND status <> '${PURGED_STATUS}'`,
       params: [tenant],
@@ -378,7 +461,7 @@ export function insertPurgeLogSql(request: RemovalRequest, id: string, now: Date
       id,
       request.kind,
       request.tenant,
-      request.kind === 'PURGE_OBJECT' ? request.sha256 : null,
+      request.kind === 'PURGE_OBJECT' || request.kind === 'FORGET_FILES' ? (request.sha256 ?? null) : null,
       request.kind === 'AGE_OFF' ? request.before : null,
       now,
     ],
@@ -386,20 +469,29 @@ export function insertPurgeLogSql(request: RemovalRequest, id: string, now: Date
 }
 
 /** The statements of one removal. The caller takes the load lock first and runs plan, apply (unless a dry run), result. */
-export function removalSql(
-  request: RemovalRequest,
-  options: { readonly id: string; readonly now: Date },
-  dialect: Dialect,
-): RemovalSql {
+export function removalSql(request: RemovalRequest, options: RemovalSqlOptions, dialect: Dialect): RemovalSql {
   checkRemovalRequest(request);
   if (!/^[0-9A-HJKMNP-TV-Z]{26}$/.test(options.id)) throw new TypeError(`removal id ${options.id} is not a ULID`);
-  const tenantPurge = request.kind === 'PURGE_TENANT';
+  let plan: RemovalStep[];
+  let apply: RemovalStep[];
+  switch (request.kind) {
+    case 'PURGE_TENANT': {
+      const keep = keepsLoadLog(request);
+      plan = tenantPlan(request.tenant, keep);
+      apply = tenantApply(request.tenant, keep);
+      break;
+    }
+    case 'FORGET_FILES':
+      plan = forgetPlan(request.tenant, request.sha256);
+      apply = [forgetStep(request.tenant, request.sha256)];
+      break;
+    default:
+      plan = graphPlan(request, dialect, options.copyCandidates);
+      apply = graphApply(request);
+  }
   return {
-    plan: tenantPurge ? tenantPlan(request.tenant) : graphPlan(request, dialect),
-    apply: [
-      ...(tenantPurge ? tenantApply(request.tenant) : graphApply(request)),
-      insertPurgeLogSql(request, options.id, options.now),
-    ],
+    plan,
+    apply: [...apply, insertPurgeLogSql(request, options.id, options.now)],
     result: { text: `SELECT ${REMOVAL_COUNT_COLUMNS.join(', ')} FROM ${REMOVAL_COUNTS}`, params: [] },
   };
 }

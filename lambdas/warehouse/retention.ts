@@ -8,21 +8,31 @@
  * that has rows but no settings in the tenant directory is skipped and reported: rows are never removed without a
  * configured retention.
  *
- * Purge removes one raw object (by SHA-256) or a whole tenant, and everything derived from it, in this order:
- * 1. S3: the Parquet files first (so that a loader cannot load them again), then the quarantine files, then the
- *    raw object versions. Keys come from the ledger (raw versions and the outputs it recorded) and from listing
- *    the tenant's prefixes (files the ledger does not know: a crashed attempt's parts, uploads never processed).
- *    For an object purge, the `_hash` values of its tahoe_instance files are read before they go: they are the
- *    warehouse's candidates for instances no edge leads to.
- * 2. The warehouse: removeRows PURGE_OBJECT / PURGE_TENANT, one transaction under the load lock, which also drops
- *    the files' load_log rows and records the removal in purge_log under the same id as the record below.
- *    Skipped when a Parquet file could not be deleted: its load_log row would go and the loader would load it
- *    again, undoing the purge. The next run finishes the job.
- * 3. The purge record: a JSON document (what was asked, every key deleted or found absent or failed, the
- *    warehouse's counts) written create-only to the manifests bucket at `purges/<id>.json`.
- * Deleting is at-least-once: a run that stopped half-way is simply run again (absent objects are fine), and each
- * run's record tells what that run did. Proofs, loader manifests and ledger items are left: proofs hold hashes
- * only and may be under Object Lock, manifests hold keys only and expire, the ledger is the history of arrivals.
+ * Purge removes one raw object (by SHA-256) or a whole tenant, and everything derived from it, in an order chosen so
+ * that a run that stops anywhere (an error, a time-out, a crash) leaves what the next run needs to finish the job:
+ * 1. Find: keys from the ledger (raw versions and the outputs it recorded) and from listing the tenant's prefixes
+ *    (files the ledger does not know: a crashed attempt's parts, uploads never processed); which of the Parquet
+ *    files the warehouse has in load_log; for an object purge, the `_hash` values of its tahoe_instance files (the
+ *    candidates for instances no edge leads to: the files are the only place that says which they were). A
+ *    warehouse that reads the candidates itself (Redshift) gets a COPY manifest of the object's loaded instance
+ *    files instead, written under the purge id.
+ * 2. Parquet files the warehouse has no record of are deleted: no rows came from them, and once they are gone no
+ *    load can bring rows of the object back after the next step. If one cannot be deleted, the run stops here.
+ * 3. The warehouse: removeRows PURGE_OBJECT / PURGE_TENANT with `keepLoadLog`, one transaction under the load lock,
+ *    recorded in purge_log under the purge id. The files' load_log rows stay: a file in load_log is never loaded
+ *    again, so a load between this step and the next cannot bring the rows back. If this step fails, nothing else
+ *    is deleted: the files (and so the candidates) are still there for the re-run.
+ * 4. S3: the remaining Parquet files, then the quarantine files, then the raw object versions.
+ * 5. Only when every Parquet file of the purge is gone (deleted now or before): removeRows FORGET_FILES, which
+ *    deletes their load_log rows (so that the same content, uploaded again, loads again) and records that in
+ *    purge_log under an id of its own. While a Parquet file is still there its load_log row must stay, or the
+ *    loader would load it again.
+ * 6. The purge record: a JSON document (what was asked, every key deleted or found absent or failed, both warehouse
+ *    steps) written create-only to the manifests bucket at `purges/<id>.json`.
+ * Deleting is at-least-once: a run that stopped half-way is simply run again (absent objects are fine, a repeated
+ * removal deletes nothing more), and each run's record tells what that run did. Proofs, loader manifests and ledger
+ * items are left: proofs hold hashes only and may be under Object Lock, manifests hold keys only and expire, the
+ * ledger is the history of arrivals.
  */
 import { buffer } from 'node:stream/consumers';
 import { parquetReadObjects } from 'hyparquet';
@@ -40,7 +50,8 @@ import {
   type TahoeTable,
   tenantPrefixes,
 } from '../shared/s3-keys';
-import type { RemovalRequest, RemovalResult, Warehouse } from './port';
+import { attemptManifests, manifestBytes, tableManifestKey } from './manifest';
+import type { CandidateFiles, LoadFile, RemovalRequest, RemovalResult, Warehouse } from './port';
 
 const DAY_MS = 86_400_000;
 /** S3 requests in flight at once during a purge. */
@@ -203,10 +214,17 @@ export interface PurgeOptions {
   readonly dryRun?: boolean | undefined;
 }
 
+/** Step 3: the rows (purge_log id: the purge id). */
 export type PurgeWarehouseOutcome =
   | { readonly status: 'removed'; readonly result: RemovalResult }
   | { readonly status: 'skipped'; readonly reason: string }
   | { readonly status: 'failed'; readonly error: string };
+
+/** Step 5: the purged files' load_log rows (FORGET_FILES, recorded in purge_log under `removalId`). */
+export type PurgeLoadLogOutcome =
+  | { readonly status: 'forgotten'; readonly removalId: string; readonly loadLogRowsDeleted: number }
+  | { readonly status: 'skipped'; readonly reason: string }
+  | { readonly status: 'failed'; readonly removalId: string; readonly error: string };
 
 /** The purge record as written to `purges/<id>.json` (and returned, with where it went). */
 export interface PurgeRecord {
@@ -234,11 +252,19 @@ export interface PurgeRecord {
     /** Could not be deleted (or checked); the run fails and should be repeated. */
     readonly failed: readonly (PurgedObject & { readonly reason: string })[];
   };
-  /** PURGE_OBJECT: instance hashes read from the object's tahoe_instance files and given to the warehouse. */
+  /** PURGE_OBJECT: distinct instance hashes read from the object's tahoe_instance files. */
   readonly candidates: number;
+  /**
+   * The COPY manifest of the object's loaded tahoe_instance files, for a warehouse that reads the candidates itself
+   * (Redshift); absent otherwise, or when there were none.
+   */
+  readonly candidateManifest?: { readonly bucket: string; readonly key: string; readonly files: number };
   /** Parquet files whose hashes could not be read (they were still deleted). */
   readonly unreadable: readonly { readonly key: string; readonly reason: string }[];
+  /** The rows (step 3). */
   readonly warehouse: PurgeWarehouseOutcome;
+  /** The files' load_log rows (step 5). */
+  readonly loadLog: PurgeLoadLogOutcome;
   readonly leftAlone: readonly string[];
 }
 
@@ -246,7 +272,7 @@ export interface PurgeReport extends PurgeRecord {
   /** Where the record was written; absent for a dry run. */
   readonly record?: { readonly bucket: string; readonly key: string };
   readonly migrationsApplied: readonly string[];
-  /** Every S3 object deleted or absent and the warehouse step done. */
+  /** Every S3 object deleted or absent, the rows removed and the load_log rows forgotten. */
   readonly ok: boolean;
 }
 
@@ -294,39 +320,88 @@ class PurgeRun {
 
   async run(): Promise<PurgeReport> {
     const { now } = this.options;
-    const purgeId = idMaker(this.d.newId, now)();
+    const newId = idMaker(this.d.newId, now);
+    const purgeId = newId();
     // The warehouse is asked first whether it is there at all: an unreachable warehouse stops the purge before
-    // anything is deleted, instead of after the S3 side.
+    // anything is deleted.
     const migrationsApplied = this.dryRun ? [] : await this.d.warehouse.applyMigrations(now);
 
+    // 1. Find.
     const items = await this.ledgerItems();
     for (const item of items) this.addFromLedger(item);
     await this.addFromListings();
+    const parquet = this.ofRole('curated');
+    const recorded = await this.d.warehouse.loadedKeys(parquet.map((t) => t.key));
+    const instanceFiles = this.sha256 === undefined ? [] : await this.readInstanceFiles();
+    const candidates = [...new Set(instanceFiles.flatMap((f) => f.hashes))].sort();
+    const byFiles = this.d.warehouse.removalCandidates === 'files';
+    // COPY reads what a load read before: only files the warehouse LOADED (a REJECTED one would fail the COPY again)
+    // and that are there now (a manifest entry is mandatory).
+    const loadedInstances = instanceFiles
+      .filter((f) => recorded.get(f.key) === 'LOADED')
+      .map((f): LoadFile => ({ key: f.key, table: 'tahoe_instance', bytes: f.bytes }));
+    const candidateFiles =
+      byFiles && loadedInstances.length > 0 ? await this.writeManifest(purgeId, loadedInstances) : undefined;
 
-    // Read the instance hashes before their files go: afterwards nothing in S3 says which instances they were.
-    const candidates = this.sha256 === undefined ? [] : await this.instanceHashes();
-
-    const inOrder = (role: ObjectRole) => [...this.targets.values()].filter((t) => t.role === role);
+    // 2. Parquet files the warehouse has not recorded go before the warehouse step.
     const limit = this.d.concurrency ?? DEFAULT_CONCURRENCY;
-    for (const role of ['curated', 'quarantine', 'raw'] as const) {
-      await eachLimit(inOrder(role), limit, (t) => this.remove(t));
+    await eachLimit(
+      parquet.filter((t) => !recorded.has(t.key)),
+      limit,
+      (t) => this.remove(t),
+    );
+
+    let warehouse: PurgeWarehouseOutcome;
+    let loadLog: PurgeLoadLogOutcome;
+    const unrecordedStuck = this.failedParquet();
+    if (unrecordedStuck > 0) {
+      warehouse = {
+        status: 'skipped',
+        reason: `${unrecordedStuck} Parquet file(s) not yet loaded could not be deleted: a load after the warehouse step would bring their rows back`,
+      };
+      loadLog = { status: 'skipped', reason: 'the rows were not removed' };
+    } else {
+      // 3. The rows; the files' load_log rows stay.
+      const request: RemovalRequest =
+        this.sha256 === undefined
+          ? { kind: 'PURGE_TENANT', tenant: this.tenant, keepLoadLog: true }
+          : {
+              kind: 'PURGE_OBJECT',
+              tenant: this.tenant,
+              sha256: this.sha256,
+              ...(!byFiles && candidates.length > 0 ? { candidates } : {}),
+              ...(candidateFiles ? { candidateFiles } : {}),
+              keepLoadLog: true,
+            };
+      warehouse = await this.removeRows(request, purgeId);
+      if (warehouse.status !== 'removed') {
+        loadLog = {
+          status: 'skipped',
+          reason: 'the rows were not removed: every file stays for the next run, which reads the candidates again',
+        };
+      } else {
+        // 4. S3.
+        for (const role of ['curated', 'quarantine', 'raw'] as const) {
+          const todo = role === 'curated' ? parquet.filter((t) => recorded.has(t.key)) : this.ofRole(role);
+          await eachLimit(todo, limit, (t) => this.remove(t));
+        }
+        // 5. Forget the files, once none of them is left to be loaded again.
+        const stuck = this.failedParquet();
+        loadLog =
+          stuck > 0
+            ? {
+                status: 'skipped',
+                reason: `${stuck} Parquet file(s) could not be deleted: their load_log rows stay until a run deletes them (otherwise the loader would load them again)`,
+              }
+            : await this.forget(newId());
+      }
     }
 
-    const request: RemovalRequest =
-      this.sha256 === undefined
-        ? { kind: 'PURGE_TENANT', tenant: this.tenant }
-        : {
-            kind: 'PURGE_OBJECT',
-            tenant: this.tenant,
-            sha256: this.sha256,
-            ...(candidates.length > 0 ? { candidates } : {}),
-          };
-    const warehouse = await this.removeRows(request, purgeId);
-
+    // 6. The record.
     const record: PurgeRecord = {
       purgeId,
       request: {
-        kind: request.kind,
+        kind: this.sha256 === undefined ? 'PURGE_TENANT' : 'PURGE_OBJECT',
         tenant: this.tenant,
         ...(this.sha256 === undefined ? {} : { sha256: this.sha256 }),
       },
@@ -345,8 +420,18 @@ class PurgeRun {
         failed: this.failed.sort(byKey),
       },
       candidates: candidates.length,
+      ...(candidateFiles
+        ? {
+            candidateManifest: {
+              bucket: candidateFiles.manifestBucket,
+              key: candidateFiles.manifestKey,
+              files: candidateFiles.files.length,
+            },
+          }
+        : {}),
       unreadable: this.unreadable,
       warehouse,
+      loadLog,
       leftAlone: LEFT_ALONE,
     };
     let where: PurgeReport['record'];
@@ -365,7 +450,36 @@ class PurgeRun {
       ...record,
       ...(where ? { record: where } : {}),
       migrationsApplied,
-      ok: this.failed.length === 0 && warehouse.status === 'removed',
+      ok: this.failed.length === 0 && warehouse.status === 'removed' && loadLog.status === 'forgotten',
+    };
+  }
+
+  private ofRole(role: ObjectRole): PurgedObject[] {
+    return [...this.targets.values()].filter((t) => t.role === role);
+  }
+
+  private failedParquet(): number {
+    return this.failed.filter((f) => f.role === 'curated').length;
+  }
+
+  /**
+   * The COPY manifest of the candidate files, with the loader's builders and the purge id as the attempt id:
+   * `manifests/<id>.tahoe_instance.manifest` (and the whole-attempt manifest beside it, as a load writes). Written
+   * for a dry run too: a COPY reads only from S3, and the dry run's counts are the real run's.
+   */
+  private async writeManifest(purgeId: string, files: readonly LoadFile[]): Promise<CandidateFiles> {
+    const { curated, manifests } = this.d.buckets;
+    for (const m of attemptManifests(purgeId, curated, files)) {
+      const put = await this.d.store.putIfAbsent(manifests, m.key, manifestBytes(m.manifest), {
+        contentType: 'application/json',
+      });
+      if (put === 'exists') throw new Error(`a manifest ${m.key} already exists: purge ids must be unique`);
+    }
+    return {
+      bucket: curated,
+      manifestBucket: manifests,
+      manifestKey: tableManifestKey(purgeId, 'tahoe_instance'),
+      files,
     };
   }
 
@@ -433,10 +547,10 @@ class PurgeRun {
     }
   }
 
-  private async instanceHashes(): Promise<string[]> {
-    const hashes = new Set<string>();
-    for (const t of this.targets.values()) {
-      if (t.role !== 'curated') continue;
+  /** The object's tahoe_instance files that are there, each with its size and the `_hash` values it holds. */
+  private async readInstanceFiles(): Promise<{ key: string; bytes: number; hashes: string[] }[]> {
+    const out: { key: string; bytes: number; hashes: string[] }[] = [];
+    for (const t of this.ofRole('curated')) {
       let table: TahoeTable;
       try {
         table = parseTahoeKey(t.key).table;
@@ -444,21 +558,28 @@ class PurgeRun {
         continue;
       }
       if (table !== 'tahoe_instance') continue;
+      let bytes: Buffer;
       try {
-        const obj = await this.d.store.get(t.bucket, t.key);
-        const bytes = await buffer(obj.body);
+        bytes = await buffer((await this.d.store.get(t.bucket, t.key)).body);
+      } catch (err) {
+        // Gone already (an earlier run): its hashes went with it; the warehouse still follows the edges.
+        if (err instanceof NoSuchObjectError) continue;
+        this.unreadable.push({ key: t.key, reason: errorText(err) });
+        continue;
+      }
+      const hashes = new Set<string>();
+      try {
         const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
         for (const row of await parquetReadObjects({ file, columns: ['_hash'] })) {
           const h = (row as { _hash?: unknown })._hash;
           if (typeof h === 'string') hashes.add(h);
         }
       } catch (err) {
-        // Gone already (an earlier run): its hashes went with it; the warehouse still follows the edges.
-        if (err instanceof NoSuchObjectError) continue;
         this.unreadable.push({ key: t.key, reason: errorText(err) });
       }
+      out.push({ key: t.key, bytes: bytes.byteLength, hashes: [...hashes] });
     }
-    return [...hashes].sort();
+    return out;
   }
 
   /** HEAD first, so that the record tells deleted from already absent, and a listed raw key's version is known. */
@@ -491,13 +612,6 @@ class PurgeRun {
   }
 
   private async removeRows(request: RemovalRequest, id: string): Promise<PurgeWarehouseOutcome> {
-    const stuck = this.failed.filter((f) => f.role === 'curated').length;
-    if (stuck > 0) {
-      return {
-        status: 'skipped',
-        reason: `${stuck} Parquet file(s) could not be deleted: the rows stay until a run deletes them (otherwise the loader would load them again)`,
-      };
-    }
     try {
       const result = await this.d.warehouse.removeRows(request, { id, now: this.options.now, dryRun: this.dryRun });
       return { status: 'removed', result };
@@ -505,12 +619,31 @@ class PurgeRun {
       return { status: 'failed', error: errorText(err) };
     }
   }
+
+  private async forget(removalId: string): Promise<PurgeLoadLogOutcome> {
+    const request: RemovalRequest = {
+      kind: 'FORGET_FILES',
+      tenant: this.tenant,
+      ...(this.sha256 === undefined ? {} : { sha256: this.sha256 }),
+    };
+    try {
+      const r = await this.d.warehouse.removeRows(request, {
+        id: removalId,
+        now: this.options.now,
+        dryRun: this.dryRun,
+      });
+      return { status: 'forgotten', removalId, loadLogRowsDeleted: r.loadLogRowsDeleted };
+    } catch (err) {
+      return { status: 'failed', removalId, error: errorText(err) };
+    }
+  }
 }
 
 /**
  * Purges one raw object (`sha256`) or a whole tenant from S3 and the warehouse and records it; see the module
- * comment for the order. Throws before anything is deleted on an invalid tenant id or hash, or when the warehouse
- * cannot be reached; afterwards problems are recorded in the report (`ok: false`), not thrown.
+ * comment for the order. Throws before anything is deleted on an invalid tenant id or hash, when the warehouse
+ * cannot be reached, or when the candidate manifest cannot be written; afterwards problems are recorded in the
+ * report (`ok: false`), not thrown.
  */
 export async function purge(deps: PurgeDeps, options: PurgeOptions): Promise<PurgeReport> {
   return new PurgeRun(deps, options).run();

@@ -19,7 +19,7 @@ CREATE TABLE purge_log (
   PRIMARY KEY (id)
 );
 COMMENT ON COLUMN purge_log.id IS 'ULID naming the removal';
-COMMENT ON COLUMN purge_log.kind IS 'AGE_OFF, PURGE_OBJECT or PURGE_TENANT';
+COMMENT ON COLUMN purge_log.kind IS 'AGE_OFF, PURGE_OBJECT or PURGE_TENANT (rows removed), FORGET_FILES (a purge''s second step: the purged files'' load_log rows forgotten once the files are gone)';
 COMMENT ON COLUMN purge_log.tenant IS 'Tenant whose rows were removed';
 COMMENT ON COLUMN purge_log.sha256 IS 'PURGE_OBJECT: SHA-256 of the raw object purged';
 COMMENT ON COLUMN purge_log.before_ts IS 'AGE_OFF: raws received before this time were removed';

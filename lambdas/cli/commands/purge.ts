@@ -21,13 +21,14 @@ const USAGE =
 const HELP = `${USAGE}
 
 Removes one raw object (--sha256: the SHA-256 of its bytes, as \`cyberactive process\` prints it) or, without
---sha256, every object of tenant T, and everything derived from it: first from the object store (the Parquet
-files, the quarantine files, the raw objects; for a tenant also every object under its prefixes that the ledger
-does not know), then from the warehouse (rows, aggregates, load_log). Then writes a purge record,
+--sha256, every object of tenant T, and everything derived from it: the rows from the warehouse first (while the
+Parquet files still say which instances were the object's), then the objects from the store (the Parquet files,
+the quarantine files, the raw objects; for a tenant also every object under its prefixes that the ledger does not
+know), then, once no Parquet file is left, the files' load_log rows. Then writes a purge record,
 DIR/manifests/purges/<id>.json, listing every object deleted, found already absent, or that could not be deleted,
 and the rows removed per table. Proofs, loader manifests and ledger items are left (see docs/warehouse.md).
 
-Running it again is safe: what is already gone is reported absent.
+Running it again is safe, and finishes what a failed run left: what is already gone is reported absent.
 
 Options:
   --from DIR        the folder of \`cyberactive process … --out DIR\` and \`cyberactive load --from DIR\`
@@ -107,6 +108,11 @@ function reportText(r: PurgeReport): string {
   if (w.status === 'removed') lines.push(`warehouse ${would ? 'would remove' : 'removed'}: ${removalText(w.result)}`);
   else if (w.status === 'skipped') lines.push(`warehouse NOT changed: ${w.reason}`);
   else lines.push(`warehouse FAILED: ${w.error}`);
+  const l = r.loadLog;
+  if (l.status === 'forgotten') {
+    lines.push(`load_log ${would ? 'would forget' : 'forgot'}: ${l.loadLogRowsDeleted} rows of the purged files`);
+  } else if (l.status === 'skipped') lines.push(`load_log NOT changed: ${l.reason}`);
+  else lines.push(`load_log FAILED: ${l.error}`);
   if (r.record) lines.push(`record: ${r.record.bucket}/${r.record.key}`);
   lines.push('left alone: proofs (hashes only; may be under Object Lock), loader manifests, ledger items');
   if (!r.ok) lines.push('the purge is incomplete: run the same command again');

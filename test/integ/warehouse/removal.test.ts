@@ -17,6 +17,7 @@ import { parseTahoeKey, tahoeKey } from '../../../lambdas/shared/s3-keys';
 import type { RemovalRequest, RemovalResult, Warehouse } from '../../../lambdas/warehouse/port';
 import { removeRowsInTransaction } from '../../../lambdas/warehouse/postgres-retention';
 import type { PgSession } from '../../../lambdas/warehouse/postgres-warehouse';
+import { copyColumns, createStagingSql } from '../../../lambdas/warehouse/sql';
 import {
   BACKENDS,
   type BackendName,
@@ -167,6 +168,42 @@ function instance(tenant: string, hash: string, over: Partial<TahoeInstanceRecor
 async function rowsOf(dir: string, o: RawObject, table: string): Promise<Row[]> {
   const keys = o.keys.filter((k) => k.startsWith(`tahoe/${table}/`));
   return (await Promise.all(keys.map((k) => parquetRows(dir, k)))).flat();
+}
+
+/**
+ * A synthetic object without raws: an event of an hour and type `first` has, naming as malicious an attribute of its
+ * own and one the first upload's events also name. No raw reaches its instances: only candidates do.
+ */
+async function writeUnlinkedObject(dir: string, first: RawObject) {
+  const instances = await rowsOf(dir, first, 'tahoe_instance');
+  const byHash = new Map(instances.map((r) => [String(r._hash), r]));
+  const mal = (await rowsOf(dir, first, 'tahoe_edge')).find(
+    (e) => e.relation === 'mal_ref' && byHash.get(String(e.child_hash))?.sub_type === 'ipv4',
+  ) as Row;
+  const hostEvent = byHash.get(String(mal.parent_hash)) as Row;
+  const shared = String(mal.child_hash);
+  const event = instance('acme', sha(), {
+    itype: 'event',
+    sub_type: String(hostEvent.sub_type),
+    data: '{"synthetic":true}',
+    orgid: String(hostEvent.orgid),
+    event_ts: Number(hostEvent.event_ts),
+    category: 'malicious',
+  });
+  const own = instance('acme', sha(), {});
+  const object = sha();
+  const key = (t: 'tahoe_instance' | 'tahoe_edge') =>
+    tahoeKey({ table: t, tenant: 'acme', dt: '2026-11-05', rawSha256: object, part: 0 });
+  await writeParquet(dir, 'tahoe_instance', key('tahoe_instance'), [event, own]);
+  const edge = (child: string) => ({
+    tenant: 'acme',
+    parent_hash: event._hash,
+    relation: 'mal_ref',
+    child_hash: child,
+    event_ts: event.event_ts,
+  });
+  await writeParquet(dir, 'tahoe_edge', key('tahoe_edge'), [edge(own._hash), edge(shared)]);
+  return { object, event, own, shared, instanceKey: key('tahoe_instance') };
 }
 
 /** A PostgreSQL session on the test warehouse's database, outside the adapters (to run other dialects' texts). */
@@ -341,36 +378,7 @@ describe.each(BACKENDS)('warehouse removal on %s', (backend) => {
   it('removes instances no raw links to only when they are candidates, and keeps a candidate that stays referred to', async () => {
     const { first } = await objectsByUpload(dir);
     const reference = await snapshot(w);
-    // A synthetic object without raws: an event of an hour and type the first upload has, naming as malicious an
-    // attribute of its own and one the first upload's events also name.
-    const instances = await rowsOf(dir, first, 'tahoe_instance');
-    const byHash = new Map(instances.map((r) => [String(r._hash), r]));
-    const mal = (await rowsOf(dir, first, 'tahoe_edge')).find(
-      (e) => e.relation === 'mal_ref' && byHash.get(String(e.child_hash))?.sub_type === 'ipv4',
-    ) as Row;
-    const hostEvent = byHash.get(String(mal.parent_hash)) as Row;
-    const shared = String(mal.child_hash);
-    const event = instance('acme', sha(), {
-      itype: 'event',
-      sub_type: String(hostEvent.sub_type),
-      data: '{"synthetic":true}',
-      orgid: String(hostEvent.orgid),
-      event_ts: Number(hostEvent.event_ts),
-      category: 'malicious',
-    });
-    const own = instance('acme', sha(), {});
-    const object = sha();
-    const key = (t: 'tahoe_instance' | 'tahoe_edge') =>
-      tahoeKey({ table: t, tenant: 'acme', dt: '2026-11-05', rawSha256: object, part: 0 });
-    await writeParquet(dir, 'tahoe_instance', key('tahoe_instance'), [event, own]);
-    const edge = (child: string) => ({
-      tenant: 'acme',
-      parent_hash: event._hash,
-      relation: 'mal_ref',
-      child_hash: child,
-      event_ts: event.event_ts,
-    });
-    await writeParquet(dir, 'tahoe_edge', key('tahoe_edge'), [edge(own._hash), edge(shared)]);
+    const { object, event, own, shared } = await writeUnlinkedObject(dir, first);
     await load(dir, warehouse);
     expect(await snapshot(w, ['agg_event_hourly'])).not.toEqual({ agg_event_hourly: reference.agg_event_hourly });
 
@@ -421,7 +429,7 @@ describe.each(BACKENDS)('warehouse removal on %s', (backend) => {
     expect(await warehouse.tenantsWithRows()).toEqual(['beta']);
   });
 
-  it.each(['AGE_OFF', 'PURGE_OBJECT', 'PURGE_TENANT'] as const)(
+  it.each(['AGE_OFF', 'PURGE_OBJECT', 'PURGE_TENANT', 'FORGET_FILES'] as const)(
     'a dry run of %s changes nothing and reports the counts of the real run',
     async (kind) => {
       const { first } = await objectsByUpload(dir);
@@ -430,7 +438,9 @@ describe.each(BACKENDS)('warehouse removal on %s', (backend) => {
           ? { kind, tenant: 'acme', before: new Date('2026-11-02T11:00:00Z') }
           : kind === 'PURGE_OBJECT'
             ? { kind, tenant: 'acme', sha256: first.sha256, candidates: await instanceHashes(dir, first) }
-            : { kind, tenant: 'acme' };
+            : kind === 'FORGET_FILES'
+              ? { kind, tenant: 'acme', sha256: first.sha256 }
+              : { kind, tenant: 'acme' };
       const before = await snapshot(w, ALL_TABLES);
       const dry = await remove(warehouse, request, true);
       expect(await snapshot(w, ALL_TABLES)).toEqual(before);
@@ -501,6 +511,63 @@ describe.each(BACKENDS)('warehouse removal on %s', (backend) => {
     await expectTablesEqual(w, await expectedTables(dir));
   });
 
+  it('a purge that keeps load_log, then FORGET_FILES, ends as one purge that forgets, and nothing loads in between', async () => {
+    const { second } = await objectsByUpload(dir);
+    const candidates = await instanceHashes(dir, second);
+    const logBefore = await snapshot(w, ['load_log']);
+
+    const rows = await remove(warehouse, {
+      kind: 'PURGE_OBJECT',
+      tenant: 'acme',
+      sha256: second.sha256,
+      candidates,
+      keepLoadLog: true,
+    });
+    expect(rows.deleted.tahoe_raw).toBeGreaterThan(0);
+    expect(rows.loadLogRowsDeleted).toBe(0);
+    expect(rows.ingestFilesPurged).toBe(1);
+    expect(await snapshot(w, ['load_log'])).toEqual(logBefore);
+    // The files are still in S3 and in load_log: a load takes none of them, so the rows stay gone.
+    expect((await load(dir, warehouse)).filesLoaded).toBe(0);
+    const without = await loadedWithout(backend, dir, [second]);
+    expect(await snapshot(w)).toEqual(without);
+
+    const forget = await remove(warehouse, { kind: 'FORGET_FILES', tenant: 'acme', sha256: second.sha256 });
+    expect(forget).toEqual({ ...ZERO, loadLogRowsDeleted: second.keys.length });
+    expect(await count(w, 'SELECT COUNT(*) FROM load_log WHERE raw_sha256 = $1', [second.sha256])).toBe(0);
+    // Only that object's rows: every other file is still in load_log, and no other table changed.
+    expect(await count(w, 'SELECT COUNT(*) FROM load_log')).toBe(
+      (logBefore.load_log ?? []).length - second.keys.length,
+    );
+    expect(await snapshot(w)).toEqual(without);
+    const log = await w.admin(
+      "SELECT kind, sha256, raws, load_log_rows, ingest_files FROM purge_log WHERE kind = 'FORGET_FILES'",
+    );
+    expect(
+      log.map((r) => ({
+        ...r,
+        raws: Number(r.raws),
+        load_log_rows: Number(r.load_log_rows),
+        ingest_files: Number(r.ingest_files),
+      })),
+    ).toEqual([
+      { kind: 'FORGET_FILES', sha256: second.sha256, raws: 0, load_log_rows: second.keys.length, ingest_files: 0 },
+    ]);
+    // Forgotten: loading the files again loads them again.
+    expect((await load(dir, warehouse)).filesLoaded).toBe(second.keys.length);
+    await expectTablesEqual(w, await expectedTables(dir));
+  });
+
+  it('FORGET_FILES of a tenant forgets every file of the tenant and no other tenant’s', async () => {
+    const beta = await snapshot(w, ['load_log'], "WHERE tenant = 'beta'");
+    const acme = await count(w, "SELECT COUNT(*) FROM load_log WHERE tenant = 'acme'");
+    expect(acme).toBeGreaterThan(0);
+    const r = await remove(warehouse, { kind: 'FORGET_FILES', tenant: 'acme' });
+    expect(r).toEqual({ ...ZERO, loadLogRowsDeleted: acme });
+    expect(await count(w, "SELECT COUNT(*) FROM load_log WHERE tenant = 'acme'")).toBe(0);
+    expect(await snapshot(w, ['load_log'], "WHERE tenant = 'beta'")).toEqual(beta);
+  });
+
   it('serialises a removal with a load that is under way: the removal waits, both complete', async () => {
     const { second } = await objectsByUpload(dir);
     const purge: RemovalRequest = {
@@ -541,6 +608,55 @@ describe.each(BACKENDS)('warehouse removal on %s', (backend) => {
     expect(r.deleted.tahoe_raw).toBeGreaterThan(0);
     expect(r.loadLogRowsDeleted).toBe(second.keys.length);
     expect(await snapshot(w)).toEqual(await loadedWithout(backend, dir, [second]));
+  });
+
+  it('removes the same rows when Redshift takes the candidates from the object’s files as with the values', async () => {
+    const { first } = await objectsByUpload(dir);
+    // An object whose instances only its own files name (no raw reaches them): the candidates decide everything.
+    const { object, instanceKey } = await writeUnlinkedObject(dir, first);
+    await load(dir, warehouse);
+    const hashes = (await parquetRows(dir, instanceKey)).map((r) => String(r._hash));
+    const base = { kind: 'PURGE_OBJECT', tenant: 'acme', sha256: object, keepLoadLog: true } as const;
+    const { session, close } = await rawSession(w);
+    const cols = copyColumns('tahoe_instance').join(', ');
+    // What Redshift's COPY of the object's instance files leaves in the staging table: the files' rows, as loaded.
+    const copyCandidates = [
+      { text: createStagingSql('tahoe_instance', 'redshift'), params: [] },
+      {
+        text: `INSERT INTO stage_tahoe_instance (${cols}) SELECT ${cols} FROM tahoe_instance WHERE tenant = $1 AND _hash = ANY($2)`,
+        params: ['acme', hashes],
+      },
+    ];
+    let redshift: { result: RemovalResult; tables: Record<string, string[]> };
+    try {
+      await session.query('BEGIN');
+      const result = await removeRowsInTransaction(session, base, {
+        id: ulid(),
+        now: NOW,
+        dialect: 'redshift',
+        copyCandidates,
+      });
+      const tables: Record<string, string[]> = {};
+      for (const t of ALL_TABLES.filter((x) => x !== 'purge_log')) {
+        tables[t] = (await session.query(`SELECT row_to_json(x)::text AS j FROM ${t} x`)).rows
+          .map((x) => String(x.j))
+          .sort();
+      }
+      redshift = { result, tables };
+    } finally {
+      await session.query('ROLLBACK');
+      await close();
+    }
+    // Without candidates nothing would go; with them, the object's two instances and their two edges.
+    expect(redshift.result).toEqual({ ...ZERO, deleted: { tahoe_raw: 0, tahoe_instance: 2, tahoe_edge: 2 } });
+    const result = await remove(warehouse, { ...base, candidates: hashes });
+    expect(result).toEqual(redshift.result);
+    expect(
+      await snapshot(
+        w,
+        ALL_TABLES.filter((x) => x !== 'purge_log'),
+      ),
+    ).toEqual(redshift.tables);
   });
 
   it('removes the same rows with the texts Redshift is sent as with PostgreSQL’s', async () => {

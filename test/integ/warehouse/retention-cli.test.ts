@@ -98,8 +98,10 @@ describe('purge', () => {
       `objects deleted: ${keysOf(target).length} (raw 1, curated ${target.parts.length}, quarantine 1); already absent: 0; failed: 0`,
     );
     expect(lines.find((l) => l.startsWith('warehouse removed: '))).toMatch(
-      /^warehouse removed: 300 tahoe_raw, \d+ tahoe_instance, \d+ tahoe_edge rows; \d+ agg_event_hourly rows; \d+ load_log rows; 1 ingest_file rows marked PURGED$/,
+      /^warehouse removed: 300 tahoe_raw, \d+ tahoe_instance, \d+ tahoe_edge rows; \d+ agg_event_hourly rows; 0 load_log rows; 1 ingest_file rows marked PURGED$/,
     );
+    // The load_log rows go in a step of their own, once the files are gone.
+    expect(lines).toContain(`load_log forgot: ${target.parts.length} rows of the purged files`);
     const recordLine = lines.find((l) => l.startsWith('record: ')) ?? '';
     expect(recordLine).toMatch(/^record: manifests\/purges\/[0-9A-Z]{26}\.json$/);
     expect(existsSync(join(dir, recordLine.slice('record: '.length)))).toBe(true);
@@ -118,6 +120,7 @@ describe('purge', () => {
       ok: true,
       s3: { absent: [], failed: [] },
       warehouse: { status: 'removed', result: { deleted: { tahoe_raw: 200 } } },
+      loadLog: { status: 'forgotten', loadLogRowsDeleted: byName(fixture.objects, 'beta/one').parts.length },
     });
     expect(report.record).toBeUndefined();
     expect(report.s3.deleted.map((o) => `${o.bucket}/${o.key}`).sort()).toEqual(

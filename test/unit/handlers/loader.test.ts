@@ -201,7 +201,16 @@ describe('the loader handler', () => {
       dryRun: false,
       record: { bucket: 'manifests', key: `purges/${result.purgeId}.json` },
       s3: { deleted: keysOf(target).length, absent: 0, failed: 0 },
-      warehouse: { status: 'removed', result: expect.objectContaining({ loadLogRowsDeleted: target.parts.length }) },
+      // The rows first (the files' load_log rows kept while the files exist), then, the files gone, the load_log rows.
+      warehouse: {
+        status: 'removed',
+        result: expect.objectContaining({ loadLogRowsDeleted: 0, ingestFilesPurged: 1 }),
+      },
+      loadLog: {
+        status: 'forgotten',
+        removalId: expect.stringMatching(/^[0-9A-Z]{26}$/),
+        loadLogRowsDeleted: target.parts.length,
+      },
       ok: true,
     });
     expect(existsSync(join(dir, 'manifests', result.record?.key ?? ''))).toBe(true);
@@ -245,7 +254,7 @@ describe('the loader handler', () => {
     const target = byName(fixture.objects, 'acme/old');
     const h = handler({ store: refusingDeletes(new FsObjectStore(dir), 'raw') });
     await expect(h({ action: 'purge', tenant: 'acme', sha256: target.sha256 }, lambdaContext())).rejects.toThrow(
-      /^purge [0-9A-Z]{26} incomplete: 1 object\(s\) not deleted, warehouse removed \(record s3:\/\/manifests\/purges\/[0-9A-Z]{26}\.json\)/,
+      /^purge [0-9A-Z]{26} incomplete: 1 object\(s\) not deleted, warehouse removed, load_log forgotten \(record s3:\/\/manifests\/purges\/[0-9A-Z]{26}\.json\)/,
     );
     await expect(h({ action: 'purge', tenant: 'acme', sha256: target.sha256 }, lambdaContext())).rejects.toBeInstanceOf(
       PurgeIncompleteError,
