@@ -90,15 +90,23 @@ function badLine(rnd: () => number, good: Record<string, unknown>): string {
   }
 }
 
+/** Addresses that come back session after session, as scanners and botnets do. */
+const REPEAT_ATTACKERS = 40;
+/** Share of sessions that come from one of them; the rest come from an address seen once. */
+const REPEAT_SHARE = 0.7;
+
 /** Cowrie JSON lines (one event a line), grouped in sessions that cover every eventid family the filter handles. */
 export function* cowrieLines(opts: CowrieOptions): Generator<string> {
   const rnd = prng(opts.seed ?? 1);
   let micros = (opts.start ?? new Date('2026-11-01T00:00:00Z')).getTime() * 1000;
   let emitted = 0;
   const bad = opts.badShare ?? 0;
+  const regulars = Array.from({ length: REPEAT_ATTACKERS }, () => ipv4(rnd));
   while (emitted < opts.lines) {
     const session = hex(rnd, 12);
-    const src = ipv4(rnd);
+    // A few regulars make most of the noise (squaring skews the pick toward the first ones), so that "top
+    // attackers" has an answer with a clear order rather than a tie of one-session addresses.
+    const src = rnd() < REPEAT_SHARE ? (regulars[Math.floor(rnd() ** 2 * REPEAT_ATTACKERS)] as string) : ipv4(rnd);
     const sensor = pick(rnd, SENSORS);
     const base = { session, sensor, src_ip: src };
     const events: Record<string, unknown>[] = [];
@@ -154,11 +162,13 @@ export function* cowrieLines(opts: CowrieOptions): Generator<string> {
         });
       }
       if (rnd() < 0.1) {
+        const shasum = hex(rnd, 64);
         events.push({
           ...base,
           eventid: 'cowrie.session.file_upload',
           filename: 'payload.bin',
-          shasum: hex(rnd, 64),
+          shasum,
+          outfile: `var/lib/cowrie/downloads/${shasum}`,
           message: 'SFTP Uploaded file "payload.bin"',
         });
       }

@@ -40,7 +40,7 @@ function expectedCowrieOutcomes(): { lines: number; notJson: number; filterRaise
       continue;
     }
     // The cowrie filter raises on a list where a scalar belongs, on a timestamp that is not ISO 8601, and (as the
-    // Cybex-P filter does) on an upload event without `outfile`, which the generator never writes.
+    // Cybex-P filter does) on an upload event without `outfile` (the generator writes it, as cowrie does).
     if (
       Array.isArray(record.username) ||
       !/^\d{4}-\d{2}-\d{2}T/.test(String(record.timestamp)) ||
