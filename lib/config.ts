@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from '../lambdas/shared/errors';
+import { MAX_RECENT_DAYS } from '../lambdas/warehouse/loader';
 
 /**
  * Typed, validated deployment configuration.
@@ -229,6 +230,12 @@ const warehouseSchema = z.strictObject({
    * day: CloudWatch evaluates an alarm over at most one day of 5-minute periods.
    */
   freshnessAlarmSeconds: intRange(300, 86_400).default(3600),
+  /**
+   * Days before today that the scheduled load lists besides today (UTC partitions, per tenant). Files of older days
+   * (a late redrive, a reprocess) wait for the daily full load (`schedules.fullLoad`). At least 1: an upload received
+   * just before midnight is often written just after it, into yesterday's partition.
+   */
+  loadRecentDays: intRange(1, MAX_RECENT_DAYS).default(2),
 });
 
 const objectLockSchema = z.strictObject({
@@ -267,6 +274,8 @@ function stageSchema(stage: string) {
           loader: schedule('rate(5 minutes)'),
           /** Warehouse age-off (each tenant's retention): daily at 03:00 UTC. */
           ageOff: schedule('cron(0 3 * * ? *)'),
+          /** Warehouse load that lists every Parquet file (the scheduled loads list recent days): daily at 02:30 UTC. */
+          fullLoad: schedule('cron(30 2 * * ? *)'),
         })
         .prefault({}),
       /** Object Lock default retention on the proofs bucket. @default - no Object Lock */

@@ -166,7 +166,8 @@ export class FsObjectStore implements ObjectStore {
       try {
         entries = await readdir(d, { withFileTypes: true });
       } catch (err) {
-        if (isErrno(err, 'ENOENT')) return;
+        // No such folder, or an object where the prefix names a folder: nothing is under it.
+        if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return;
         throw err;
       }
       for (const e of entries) {
@@ -175,7 +176,11 @@ export class FsObjectStore implements ObjectStore {
         else if (e.isFile()) keys.push(relative(dir, p).split(sep).join('/'));
       }
     };
-    await walk(dir);
+    // Only the folder the prefix's complete segments name can hold its keys: walking from there keeps a listing of
+    // one day's partition as cheap as on S3. A prefix whose folders could not be keys (`..`, empty) walks the bucket.
+    const folders = prefix.split('/').slice(0, -1);
+    const usable = folders.every((p) => p !== '' && p !== '.' && p !== '..' && !p.includes('\\') && !p.includes('\0'));
+    await walk(usable ? join(dir, ...folders) : dir);
     // S3 lists in UTF-8 binary order; for the ASCII keys of the pipeline that is plain string order.
     keys.sort();
     for (const key of keys) {

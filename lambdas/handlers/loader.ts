@@ -2,6 +2,11 @@
  * The loader Lambda (DESIGN.md §3.8): started by the EventBridge Scheduler schedule, one run at a time (reserved
  * concurrency 1), it runs the loader core (`runLoader`) against Redshift Serverless through the Data API.
  *
+ * Which files a load considers: the 5-minute schedule's event lists only the last LOAD_RECENT_DAYS days of each tenant
+ * in the tenant directory (`listing` absent or `"recent"`); the daily full-load schedule sends `"listing": "full"`,
+ * which lists every key under tahoe/ and catches what a recent run cannot see (late files of older days, tenants no
+ * longer in the directory). load_log decides what is loaded either way (lambdas/warehouse/loader.ts).
+ *
  * A run that fails throws: the invocation counts as an error (the LoaderErrors alarm), nothing of a failed load stays
  * (each load is one transaction), and the next tick of the schedule starts over. Lambda does not retry it.
  *
@@ -30,7 +35,13 @@ import { makeS3Client, S3ObjectStore } from '../adapters/s3-object-store';
 import { envField, loadEnv } from '../shared/env';
 import { SHA256_HEX, TENANT_ID } from '../shared/ids';
 import { MetricName, makeObservability, type Observability } from '../shared/observability';
-import { type LoaderDeps, type LoaderReport, runLoader } from '../warehouse/loader';
+import {
+  type LoaderDeps,
+  type LoaderReport,
+  type LoaderRunOptions,
+  MAX_RECENT_DAYS,
+  runLoader,
+} from '../warehouse/loader';
 import type { Warehouse } from '../warehouse/port';
 import {
   type AgeOffReport,
@@ -65,17 +76,25 @@ export const loaderEnvSchema = z.object({
    * batches stay well below the 500 files the core allows by default.
    */
   MAX_FILES_PER_LOAD: envField.positiveInt(100).refine((n) => n <= 1000, 'must be at most 1000'),
+  /** Days before today that a scheduled (recent) load lists besides today (lib/config.ts warehouse.loadRecentDays). */
+  LOAD_RECENT_DAYS: envField.positiveInt(2).refine((n) => n <= MAX_RECENT_DAYS, `must be at most ${MAX_RECENT_DAYS}`),
 });
 export type LoaderEnv = z.output<typeof loaderEnvSchema>;
 
 /**
- * What an invocation asks for. Without `action` it is a load, as the load schedule sends it (`{"source": "schedule"}`)
- * or an operator with `{}`; nothing else of such an event is read. With `action`, the event must be exactly one of
- * these shapes: a purge names its tenant and object strictly, and a mistyped field must not turn into a load.
+ * What an invocation asks for. Without `action` it is a load, as the load schedules send it (`{"source": "schedule"}`,
+ * and `{"source": "schedule", "listing": "full"}` daily) or an operator with `{}`; nothing else of such an event is
+ * read, but a `listing` that is not `recent` or `full` is refused (a mistyped full run must not pass for a recent
+ * one). With `action`, the event must be exactly one of these shapes: a purge names its tenant and object strictly,
+ * and a mistyped field must not turn into a load.
  */
+const LISTINGS = ['recent', 'full'] as const;
+export type LoadListing = (typeof LISTINGS)[number];
+const listingField = z.enum(LISTINGS, { error: 'must be "recent" or "full"' }).optional();
 const loadEventSchema = z.object({ source: z.string().max(64).optional() }).loose();
+const loadListingSchema = z.object({ listing: listingField }).loose();
 const actionEventSchema = z.discriminatedUnion('action', [
-  z.strictObject({ action: z.literal('load'), source: z.string().max(64).optional() }),
+  z.strictObject({ action: z.literal('load'), source: z.string().max(64).optional(), listing: listingField }),
   z.strictObject({ action: z.literal('age-off'), dryRun: z.boolean().optional() }),
   z.strictObject({
     action: z.literal('purge'),
@@ -86,7 +105,7 @@ const actionEventSchema = z.discriminatedUnion('action', [
 ]);
 
 export type LoaderRequest =
-  | { readonly action: 'load'; readonly source: string }
+  | { readonly action: 'load'; readonly source: string; readonly listing: LoadListing }
   | { readonly action: 'age-off'; readonly dryRun: boolean }
   | { readonly action: 'purge'; readonly tenant: string; readonly sha256?: string; readonly dryRun: boolean };
 
@@ -95,19 +114,27 @@ export class InvalidLoaderEventError extends Error {
   override readonly name = 'InvalidLoaderEventError';
 }
 
+function refused(error: z.ZodError): InvalidLoaderEventError {
+  const problems = error.issues.map((i) => `${i.path.map(String).join('.') || '(event)'}: ${i.message}`);
+  return new InvalidLoaderEventError(`invalid loader event: ${problems.join('; ')}`);
+}
+
 export function parseLoaderEvent(event: unknown): LoaderRequest {
   const e = event ?? {};
   if (typeof e !== 'object' || !('action' in e)) {
+    const listing = loadListingSchema.safeParse(typeof e === 'object' ? e : {});
+    if (!listing.success) throw refused(listing.error);
     const parsed = loadEventSchema.safeParse(e);
-    return { action: 'load', source: parsed.success ? (parsed.data.source ?? 'manual') : 'unknown' };
+    return {
+      action: 'load',
+      source: parsed.success ? (parsed.data.source ?? 'manual') : 'unknown',
+      listing: listing.data.listing ?? 'recent',
+    };
   }
   const parsed = actionEventSchema.safeParse(e);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.map(String).join('.') || '(event)'}: ${i.message}`);
-    throw new InvalidLoaderEventError(`invalid loader event: ${problems.join('; ')}`);
-  }
+  if (!parsed.success) throw refused(parsed.error);
   const d = parsed.data;
-  if (d.action === 'load') return { action: 'load', source: d.source ?? 'manual' };
+  if (d.action === 'load') return { action: 'load', source: d.source ?? 'manual', listing: d.listing ?? 'recent' };
   if (d.action === 'age-off') return { action: 'age-off', dryRun: d.dryRun ?? false };
   return { action: 'purge', tenant: d.tenant, ...(d.sha256 ? { sha256: d.sha256 } : {}), dryRun: d.dryRun ?? false };
 }
@@ -132,7 +159,9 @@ export interface LoaderHandlerDeps {
   readonly warehouse: (deadline: () => number) => Warehouse;
   readonly observability: Observability;
   /** @default runLoader (injectable so that unit tests can drive the handler with a stand-in) */
-  readonly run?: (deps: LoaderDeps) => Promise<LoaderReport>;
+  readonly run?: (deps: LoaderDeps, options?: LoaderRunOptions) => Promise<LoaderReport>;
+  /** Days before today that a recent load lists besides today; the tenants are `retention.tenants`. */
+  readonly recentDays: number;
   /** What retention needs beyond the core's store, ledger and buckets. */
   readonly retention: {
     readonly tenants: TenantSettingsSource;
@@ -149,6 +178,7 @@ export function makeLoaderDeps(env: LoaderEnv, observability: Observability): Lo
   const footers = new S3ParquetFooters(s3);
   return {
     observability,
+    recentDays: env.LOAD_RECENT_DAYS,
     core: {
       store: new S3ObjectStore(s3),
       ledger: new DynamoLedger(DynamoDBDocumentClient.from(dynamo), { tableName: env.LEDGER_TABLE }),
@@ -179,6 +209,8 @@ function sum(counts: Readonly<Record<string, number>>): number {
 /** What a run did, for the log and the invocation's result (no row data, no object contents). */
 export interface LoaderSummary {
   readonly migrationsApplied: readonly string[];
+  readonly listing: LoaderReport['listing'];
+  readonly prefixesListed: number;
   readonly filesListed: number;
   readonly filesLoaded: number;
   readonly filesRejected: number;
@@ -194,6 +226,8 @@ export interface LoaderSummary {
 export function summarise(report: LoaderReport): LoaderSummary {
   return {
     migrationsApplied: report.migrationsApplied,
+    listing: report.listing,
+    prefixesListed: report.prefixesListed,
     filesListed: report.filesListed,
     filesLoaded: report.filesLoaded,
     filesRejected: report.filesRejected.length,
@@ -252,24 +286,34 @@ export function makeLoaderHandler(d: LoaderHandlerDeps): (event: unknown, contex
   let deadline = Number.POSITIVE_INFINITY;
   const warehouse = d.warehouse(() => deadline);
 
-  const load = async (source: string): Promise<LoaderSummary> => {
-    logger.info('loader run starting', { source });
+  // A recent run lists the partitions of the tenants in the directory (the Scan age-off makes, once per run).
+  const listing = {
+    tenants: async () => (await d.retention.tenants.list()).map((t) => t.tenant),
+    recentDays: d.recentDays,
+  };
+
+  const load = async (source: string, mode: LoadListing): Promise<LoaderSummary> => {
+    logger.info('loader run starting', { source, listing: mode });
     const started = d.core.clock().getTime();
     try {
-      const report = await run({
-        ...d.core,
-        warehouse,
-        onLoad: (load) =>
-          logger.info('load committed', {
-            loadId: load.loadId,
-            manifestKey: load.manifestKey,
-            files: load.files.length,
-            rejected: load.rejected.length,
-            skipped: load.result.skipped.length,
-            rowsCopied: sum(load.result.copied),
-            rowsInserted: sum(load.result.inserted),
-          }),
-      });
+      const report = await run(
+        {
+          ...d.core,
+          warehouse,
+          listing,
+          onLoad: (load) =>
+            logger.info('load committed', {
+              loadId: load.loadId,
+              manifestKey: load.manifestKey,
+              files: load.files.length,
+              rejected: load.rejected.length,
+              skipped: load.result.skipped.length,
+              rowsCopied: sum(load.result.copied),
+              rowsInserted: sum(load.result.inserted),
+            }),
+        },
+        { full: mode === 'full' },
+      );
       const summary = summarise(report);
       metrics.addMetric(MetricName.RowsLoaded, MetricUnit.Count, summary.rowsInserted);
       metrics.addMetric(MetricName.LoadFailures, MetricUnit.Count, summary.filesRejected);
@@ -344,7 +388,7 @@ export function makeLoaderHandler(d: LoaderHandlerDeps): (event: unknown, contex
         logger.error('loader event refused', errorFields(err));
         throw err;
       }
-      if (request.action === 'load') return await load(request.source);
+      if (request.action === 'load') return await load(request.source, request.listing);
       try {
         return request.action === 'age-off' ? await runAgeOff(request.dryRun) : await runPurge(request);
       } catch (err) {

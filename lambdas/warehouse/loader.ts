@@ -13,12 +13,19 @@
  * A file that cannot be copied (FileLoadError) is isolated: the batch is retried without it, then the file alone,
  * and if it fails alone it is recorded REJECTED with its error, so it never blocks the others and is never retried
  * forever. Any other failure (connection, throttling) ends the run with the error; what committed stays.
+ *
+ * What a run considers (docs/warehouse.md, "What a run lists"): without a listing policy, or asked for a full run,
+ * every key under `tahoe/`. With one, only the partitions of the last few days, `tahoe/<table>/tenant=<t>/dt=<day>/`
+ * for each table, each tenant of the directory and each day from today − recentDays to today (UTC): a run's cost
+ * then follows the recent uploads instead of the whole history. Listing only chooses what is looked at; load_log
+ * still decides what is loaded, so a file listed by both kinds of run is loaded once. A file a recent run cannot see
+ * (a day older than the window, a tenant no longer in the directory) is loaded by the next full run.
  */
 import { ulid } from 'ulid';
 import type { ObjectStore } from '../adapters/object-store';
 import { isFinished, type LedgerItem, type ObjectRef } from '../ledger/model';
 import type { Ledger } from '../ledger/port';
-import { parseTahoeKey, TAHOE_TABLES, type TahoeTable } from '../shared/s3-keys';
+import { parseTahoeKey, TAHOE_TABLES, type TahoeTable, tenantPrefixes, utcDay } from '../shared/s3-keys';
 import { attemptManifests, manifestBytes, tableManifestKey } from './manifest';
 import {
   FileLoadError,
@@ -40,6 +47,25 @@ export interface LoaderLimits {
   readonly maxPendingObjects?: number;
 }
 
+/** Which partitions a run lists when it is not a full run. */
+export interface LoaderListing {
+  /** The tenants whose recent partitions are listed (the tenant directory's ids), read once per run. */
+  readonly tenants: () => Promise<readonly string[]>;
+  /** Days before today (UTC) that are listed besides today: 0 lists today only. At most MAX_RECENT_DAYS. */
+  readonly recentDays: number;
+}
+
+/** Bounds `recentDays`: beyond a month a full run costs about as much, and a typo should not list years. */
+export const MAX_RECENT_DAYS = 31;
+
+/** Prefixes listed at once: S3 answers each LIST in tens of milliseconds, and a recent run asks for many. */
+const LIST_CONCURRENCY = 8;
+
+export interface LoaderRunOptions {
+  /** List every key under `tahoe/` even though `deps.listing` is set (the daily safety net). @default false */
+  readonly full?: boolean;
+}
+
 export interface LoaderDeps {
   readonly store: ObjectStore;
   readonly warehouse: Warehouse;
@@ -51,6 +77,8 @@ export interface LoaderDeps {
   readonly limits?: LoaderLimits;
   /** Progress, for logs: one call per committed attempt. */
   readonly onLoad?: (load: LoadAttempt) => void;
+  /** Lists recent partitions only (unless a run asks for `full`). @default every key under tahoe/ */
+  readonly listing?: LoaderListing;
 }
 
 /** One committed transaction of a run. */
@@ -64,9 +92,13 @@ export interface LoadAttempt {
 
 export interface LoaderReport {
   readonly migrationsApplied: readonly string[];
-  /** Parquet files listed under tahoe/ (with a valid key). */
+  /** `full`: every key under tahoe/ was listed; `recent`: the recent partitions of the directory's tenants. */
+  readonly listing: 'full' | 'recent';
+  /** Prefixes listed: 1 for a full run, tables × tenants × (recentDays + 1) for a recent one. */
+  readonly prefixesListed: number;
+  /** Parquet files listed (with a valid key). */
   readonly filesListed: number;
-  /** Keys under tahoe/ that are not TAHOE Parquet keys: ignored. */
+  /** Listed keys that are not TAHOE Parquet keys: ignored. */
   readonly ignoredKeys: readonly string[];
   readonly filesLoaded: number;
   readonly filesRejected: readonly RejectedFile[];
@@ -112,6 +144,25 @@ export function planBatches(files: readonly LoadFile[], maxFiles: number, maxByt
   return batches;
 }
 
+/**
+ * The prefixes a recent run lists: for each table, tenant and day from `now` − recentDays to `now` (UTC days),
+ * `tahoe/<table>/tenant=<t>/dt=<day>/`. The trailing `/` keeps tenant `ab` from matching tenant `ab-c`'s keys.
+ * Throws on a recentDays out of range or a tenant id that is not one (the directory only holds valid ids).
+ */
+export function recentPrefixes(tenants: readonly string[], now: Date, recentDays: number): string[] {
+  if (!Number.isInteger(recentDays) || recentDays < 0 || recentDays > MAX_RECENT_DAYS) {
+    throw new RangeError(`recentDays must be an integer from 0 to ${MAX_RECENT_DAYS}, got ${recentDays}`);
+  }
+  // UTC days have 24 hours each, so stepping back by 24 h lands on each previous day.
+  const days = Array.from({ length: recentDays + 1 }, (_, i) => utcDay(new Date(now.getTime() - i * 86_400_000)));
+  const prefixes: string[] = [];
+  for (const tenant of [...new Set(tenants)].sort()) {
+    const byTable = tenantPrefixes(tenant).tahoe;
+    for (const table of TAHOE_TABLES) for (const day of days) prefixes.push(`${byTable[table]}dt=${day}/`);
+  }
+  return prefixes;
+}
+
 class LoaderRun {
   private readonly limits: Required<LoaderLimits>;
   private readonly newLoadId: () => string;
@@ -125,7 +176,10 @@ class LoaderRun {
   private readonly loads: LoadAttempt[] = [];
   private readonly refusals: { ref: ObjectRef; reason: string }[] = [];
 
-  constructor(private readonly d: LoaderDeps) {
+  constructor(
+    private readonly d: LoaderDeps,
+    private readonly options: LoaderRunOptions,
+  ) {
     this.limits = { ...DEFAULTS, ...d.limits } as Required<LoaderLimits>;
     this.newLoadId = d.newLoadId ?? (() => ulid(d.clock().getTime()));
   }
@@ -136,15 +190,10 @@ class LoaderRun {
     // First finish what a previous run left: objects loaded but not told to the ledger, objects loaded early.
     await this.reconcile();
 
-    const listed: LoadFile[] = [];
-    const ignoredKeys: string[] = [];
-    for await (const o of this.d.store.list(this.d.buckets.curated, 'tahoe/')) {
-      try {
-        listed.push({ key: o.key, table: parseTahoeKey(o.key).table, bytes: o.size });
-      } catch {
-        ignoredKeys.push(o.key);
-      }
-    }
+    const { listing } = this.d;
+    const full = listing === undefined || this.options.full === true;
+    const prefixes = full ? ['tahoe/'] : recentPrefixes(await listing.tenants(), this.d.clock(), listing.recentDays);
+    const { listed, ignoredKeys } = await this.list(prefixes);
     const done = await warehouse.loadedKeys(listed.map((f) => f.key));
     const todo = listed.filter((f) => !done.has(f.key));
     for (const batch of planBatches(todo, this.limits.maxFilesPerLoad, this.limits.maxBytesPerLoad)) {
@@ -152,6 +201,8 @@ class LoaderRun {
     }
     return {
       migrationsApplied,
+      listing: full ? 'full' : 'recent',
+      prefixesListed: prefixes.length,
       filesListed: listed.length,
       ignoredKeys,
       filesLoaded: this.loaded,
@@ -164,6 +215,27 @@ class LoaderRun {
       objectsMarkedLoaded: this.marked,
       ledgerRefusals: this.refusals,
     };
+  }
+
+  /** The TAHOE Parquet files under the prefixes (several listed at once), and the keys that are not such files. */
+  private async list(prefixes: readonly string[]): Promise<{ listed: LoadFile[]; ignoredKeys: string[] }> {
+    const listed: LoadFile[] = [];
+    const ignoredKeys: string[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < prefixes.length) {
+        const prefix = prefixes[next++] as string;
+        for await (const o of this.d.store.list(this.d.buckets.curated, prefix)) {
+          try {
+            listed.push({ key: o.key, table: parseTahoeKey(o.key).table, bytes: o.size });
+          } catch {
+            ignoredKeys.push(o.key);
+          }
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(LIST_CONCURRENCY, prefixes.length) }, worker));
+    return { listed, ignoredKeys: ignoredKeys.sort() };
   }
 
   /**
@@ -341,7 +413,10 @@ class LoaderRun {
   }
 }
 
-/** One loader run: migrations, reconciliation with the ledger, then every unloaded Parquet file in batches. */
-export function runLoader(deps: LoaderDeps): Promise<LoaderReport> {
-  return new LoaderRun(deps).run();
+/**
+ * One loader run: migrations, reconciliation with the ledger, then every unloaded Parquet file it lists (all of
+ * tahoe/, or the recent partitions when `deps.listing` is set and `options.full` is not), in batches.
+ */
+export function runLoader(deps: LoaderDeps, options: LoaderRunOptions = {}): Promise<LoaderReport> {
+  return new LoaderRun(deps, options).run();
 }

@@ -20,13 +20,16 @@ import { KEY_PREFIXES, STORAGE_ENV, type StorageStack } from './storage-stack';
 export const LOADER_SERVICE = 'loader';
 
 /** Environment variables of the loader set by this stack (not by a grant helper). */
-export const LOADER_ENV = { sqlDir: 'WAREHOUSE_SQL_DIR' } as const;
+export const LOADER_ENV = { sqlDir: 'WAREHOUSE_SQL_DIR', recentDays: 'LOAD_RECENT_DAYS' } as const;
 
 /** The repository's sql/ folder: migrations, dialect folders and views. */
 const SQL_DIR = resolve(__dirname, '..', '..', 'sql');
 
-/** The payload the schedule sends; the handler ignores anything else about the event. */
+/** The payload the schedule sends; the handler ignores anything else about the event. It lists recent days only. */
 export const LOADER_SCHEDULE_INPUT = { source: 'schedule' } as const;
+
+/** The payload of the daily full load: every Parquet file under tahoe/ is listed (lambdas/handlers/loader.ts). */
+export const FULL_LOAD_SCHEDULE_INPUT = { source: 'schedule', listing: 'full' } as const;
 
 /** The payload of the daily age-off schedule (lambdas/handlers/loader.ts parses it). */
 export const AGE_OFF_SCHEDULE_INPUT = { action: 'age-off' } as const;
@@ -64,7 +67,10 @@ export class WarehouseStack extends Stack {
   public readonly loaderFunction: PipelineFunction;
   /** Invocations the scheduler could not deliver after its retries. */
   public readonly scheduleDeadLetterQueue: sqs.Queue;
+  /** Loads of the recent days' partitions (the tenants of the directory), every few minutes. */
   public readonly loaderSchedule: scheduler.Schedule;
+  /** Daily load that lists every Parquet file: late files of older days, tenants gone from the directory. */
+  public readonly fullLoadSchedule: scheduler.Schedule;
   /** Daily warehouse age-off, sent to the loader function (serialised with loads by its reserved concurrency). */
   public readonly ageOffSchedule: scheduler.Schedule;
   public readonly alarmTopic: AlarmTopic;
@@ -117,6 +123,7 @@ export class WarehouseStack extends Stack {
       }),
     );
     fn.addEnvironment(LOADER_ENV.sqlDir, '/opt');
+    fn.addEnvironment(LOADER_ENV.recentDays, String(w.loadRecentDays));
     const cfnFunction = fn.node.defaultChild as lambda.CfnFunction;
     cfnFunction.reservedConcurrentExecutions = 1;
     this.placeInVpc(fn);
@@ -191,6 +198,20 @@ export class WarehouseStack extends Stack {
       description: `cyberactive ${config.stage}: starts the warehouse loader`,
       target: new targets.LambdaInvoke(fn, {
         input: scheduler.ScheduleTargetInput.fromObject(LOADER_SCHEDULE_INPUT),
+        deadLetterQueue: this.scheduleDeadLetterQueue,
+        retryAttempts: 3,
+        maxEventAge: Duration.minutes(15),
+      }),
+    });
+
+    // A scheduled load lists only the recent days of the directory's tenants; this one lists everything, so that a
+    // file of an older day (a late redrive, a reprocess) or of a tenant no longer in the directory is loaded within
+    // a day. Like age-off it is cumulative: a day it is dropped (it waited behind a long load) is caught up the next.
+    this.fullLoadSchedule = new scheduler.Schedule(this, 'FullLoadSchedule', {
+      schedule: scheduler.ScheduleExpression.expression(config.schedules.fullLoad),
+      description: `cyberactive ${config.stage}: warehouse load of every Parquet file (the safety net of the recent loads)`,
+      target: new targets.LambdaInvoke(fn, {
+        input: scheduler.ScheduleTargetInput.fromObject(FULL_LOAD_SCHEDULE_INPUT),
         deadLetterQueue: this.scheduleDeadLetterQueue,
         retryAttempts: 3,
         maxEventAge: Duration.minutes(15),
@@ -374,7 +395,8 @@ export class WarehouseStack extends Stack {
    *   create-only PUT, as for manifests).
    * - Scan the tenants table for the settings items only: every request must project to the settings attributes
    *   (never an API key item's hash), which the adapter does (DynamoTenantDirectory.list). The table's key is the data
-   *   key, which the bucket and ledger grants already let the function decrypt with.
+   *   key, which the bucket and ledger grants already let the function decrypt with. The recent loads use the same
+   *   Scan to learn which tenants' partitions to list.
    */
   private grantRetention(storage: StorageStack, fn: PipelineFunction): void {
     fn.addEnvironment(STORAGE_ENV.rawBucket, storage.rawBucket.bucketName);

@@ -8,7 +8,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { TENANT_SETTINGS_ATTRIBUTES } from '../../lambdas/adapters/dynamo-tenant-directory';
 import { parseStageConfig } from '../../lib/config';
 import { STORAGE_ENV, StorageStack } from '../../lib/stacks/storage-stack';
-import { AGE_OFF_SCHEDULE_INPUT, WarehouseStack } from '../../lib/stacks/warehouse-stack';
+import { AGE_OFF_SCHEDULE_INPUT, LOADER_SCHEDULE_INPUT, WarehouseStack } from '../../lib/stacks/warehouse-stack';
 import { buildStage, cdkJsonContext, stageSettings } from './helpers';
 
 type Statement = {
@@ -57,8 +57,11 @@ describe('age-off schedule', () => {
   test('sends {"action":"age-off"} to the loader daily at 03:00 UTC, with the load schedule’s retries and DLQ', () => {
     const schedules = Object.values(resources).filter((r) => r.Type === 'AWS::Scheduler::Schedule');
     const ageOff = schedules.find((s) => (s.Properties.Target as { Input: string }).Input.includes('age-off'));
-    const load = schedules.find((s) => (s.Properties.Target as { Input: string }).Input.includes('schedule'));
-    expect(schedules).toHaveLength(2);
+    const load = schedules.find(
+      (s) => (s.Properties.Target as { Input: string }).Input === JSON.stringify(LOADER_SCHEDULE_INPUT),
+    );
+    // The load schedule, the daily full load (test/infra/warehouse-stack.test.ts) and age-off.
+    expect(schedules).toHaveLength(3);
     expect(ageOff?.Properties).toMatchObject({
       ScheduleExpression: 'cron(0 3 * * ? *)',
       ScheduleExpressionTimezone: 'Etc/UTC',

@@ -1,10 +1,15 @@
 import { App, type CfnElement, type Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { parseStageConfig } from '../../lib/config';
 import { WAREHOUSE_ENV, WAREHOUSE_LOG_EXPORTS } from '../../lib/constructs/warehouse-redshift';
 import { STORAGE_ENV, StorageStack } from '../../lib/stacks/storage-stack';
-import { LOADER_ENV, LOADER_SCHEDULE_INPUT, WarehouseStack } from '../../lib/stacks/warehouse-stack';
+import {
+  FULL_LOAD_SCHEDULE_INPUT,
+  LOADER_ENV,
+  LOADER_SCHEDULE_INPUT,
+  WarehouseStack,
+} from '../../lib/stacks/warehouse-stack';
 import { buildStage, cdkJsonContext, stageSettings } from './helpers';
 
 type Statement = {
@@ -294,6 +299,15 @@ describe('loader function', () => {
     const env = loadEnv(loaderEnvSchema, resolved);
     expect(env.WAREHOUSE_SECRET).toMatch(/^redshift!/);
     expect(env.WAREHOUSE_SQL_DIR).toBe('/opt');
+    expect(env.LOAD_RECENT_DAYS).toBe(2);
+  });
+
+  test('is told how many days a scheduled load lists, from the stage configuration', () => {
+    expect(fnProps().Environment.Variables[LOADER_ENV.recentDays]).toBe('2');
+    const { template } = buildWith({ warehouse: { loadRecentDays: 7 } });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ [LOADER_ENV.recentDays]: '7' }) },
+    });
   });
 
   test('may use the Data API on this workgroup only, read only the admin secret, and write only manifests', () => {
@@ -355,6 +369,35 @@ describe('loader schedule', () => {
     });
     const { template } = buildWith({ schedules: { loader: 'cron(0/10 * * * ? *)' } });
     template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'cron(0/10 * * * ? *)' });
+  });
+
+  test('sends a daily full load at 02:30 UTC with the load schedule’s retries, DLQ and role', () => {
+    const schedules = resourcesOfType(devTemplate, 'AWS::Scheduler::Schedule').map(([, s]) => s.Properties);
+    const target = (input: object) =>
+      schedules.find((p) => (p.Target as { Input: string }).Input === JSON.stringify(input)) as
+        | { ScheduleExpression: string; ScheduleExpressionTimezone?: string; Target: Record<string, unknown> }
+        | undefined;
+    const full = target(FULL_LOAD_SCHEDULE_INPUT);
+    const load = target(LOADER_SCHEDULE_INPUT);
+    expect(FULL_LOAD_SCHEDULE_INPUT).toEqual({ source: 'schedule', listing: 'full' });
+    expect(full).toMatchObject({
+      ScheduleExpression: 'cron(30 2 * * ? *)',
+      ScheduleExpressionTimezone: 'Etc/UTC',
+      Target: {
+        Arn: { 'Fn::GetAtt': [logicalId(dev.warehouse, dev.warehouse.loaderFunction), 'Arn'] },
+        DeadLetterConfig: {
+          Arn: { 'Fn::GetAtt': [logicalId(dev.warehouse, dev.warehouse.scheduleDeadLetterQueue), 'Arn'] },
+        },
+      },
+    });
+    for (const field of ['DeadLetterConfig', 'RetryPolicy', 'RoleArn']) {
+      expect(full?.Target[field]).toEqual(load?.Target[field]);
+    }
+    const { template } = buildWith({ schedules: { fullLoad: 'cron(15 4 * * ? *)' } });
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(15 4 * * ? *)',
+      Target: { Input: JSON.stringify(FULL_LOAD_SCHEDULE_INPUT) },
+    });
   });
 
   test('keeps its dead letters encrypted, TLS-only, for 14 days', () => {

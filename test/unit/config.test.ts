@@ -54,7 +54,12 @@ describe('loadConfigs', () => {
         maxRecordBytes: 1024 ** 2,
         queueAgeAlarmSeconds: 3600,
       },
-      schedules: { notary: 'rate(15 minutes)', loader: 'rate(5 minutes)', ageOff: 'cron(0 3 * * ? *)' },
+      schedules: {
+        notary: 'rate(15 minutes)',
+        loader: 'rate(5 minutes)',
+        ageOff: 'cron(0 3 * * ? *)',
+        fullLoad: 'cron(30 2 * * ? *)',
+      },
       warehouse: {
         baseCapacity: 8,
         databaseName: 'cyberactive',
@@ -62,6 +67,7 @@ describe('loadConfigs', () => {
         loaderMemoryMb: 512,
         loaderTimeoutSeconds: 900,
         freshnessAlarmSeconds: 3600,
+        loadRecentDays: 2,
       },
       allowedTypetags: ['cowrie', 'unr_honeypot', 'sighting', 'email', 'openphish_feed', 'phishtank_feed'],
       retention: {
@@ -284,6 +290,16 @@ describe('parseStageConfig rejects each invalid value, naming stage, key and val
       'freshness alarm under five minutes',
       { warehouse: { freshnessAlarmSeconds: 60 } },
       'stage prod: warehouse.freshnessAlarmSeconds = 60: must be an integer from 300 to 86400',
+    ],
+    [
+      'recent load window of today only',
+      { warehouse: { loadRecentDays: 0 } },
+      'stage prod: warehouse.loadRecentDays = 0: must be an integer from 1 to 31',
+    ],
+    [
+      'full-load schedule that is one-time',
+      { schedules: { fullLoad: 'at(2026-11-22T02:30:00)' } },
+      'stage prod: schedules.fullLoad = "at(2026-11-22T02:30:00)": must be a rate(...) or cron(...) expression',
     ],
     ['misspelt warehouse key', { warehouse: { rpu: 8 } }, 'stage prod: warehouse.rpu: unknown key'],
     [

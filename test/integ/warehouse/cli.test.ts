@@ -32,6 +32,20 @@ describe('cyberactive load and sql', () => {
   });
   afterEach(() => removeDir(dir));
 
+  it('with --recent-days lists only the recent days of the tenant folders; without it, everything', async () => {
+    const today = parquetKeys(dir).filter((k) => k.includes('/dt=2026-11-03/')).length;
+    const at = () => new Date('2026-11-03T10:00:00Z');
+    const recent = await cli(['load', '--from', dir, '--recent-days', '0', '--json'], at);
+    expect(recent.code).toBe(0);
+    // Tenants acme and beta (their folders, no tenants.json), three tables, one day.
+    expect(JSON.parse(recent.stdout)).toMatchObject({ listing: 'recent', prefixesListed: 6, filesLoaded: today });
+    const full = await cli(['load', '--from', dir, '--json'], at);
+    expect(JSON.parse(full.stdout)).toMatchObject({ listing: 'full', filesLoaded: parquetKeys(dir).length - today });
+    const bad = await cli(['load', '--from', dir, '--recent-days', 'two'], at);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--recent-days must be a whole number from 0 to 31');
+  });
+
   it('loads into embedded PostgreSQL under DIR/warehouse, then loads nothing twice, and answers queries', async () => {
     const files = parquetKeys(dir).length;
     const first = await cli(['load', '--from', dir]);

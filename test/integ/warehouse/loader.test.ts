@@ -213,6 +213,27 @@ describe.each(BACKENDS)('warehouse loading on %s', (backend) => {
     expect(again).toMatchObject({ filesLoaded: 0, filesRejected: [], loads: [] });
   });
 
+  it('a recent run loads today’s files only; a full run then loads the older day’s, each once', async () => {
+    // The fixture: acme's uploads on 2026-11-02, beta's on 2026-11-03, "today".
+    const today = parquetKeys(dir).filter((k) => k.includes('/dt=2026-11-03/'));
+    expect(today.length).toBeGreaterThan(0);
+    const listing = { tenants: async () => ['acme', 'beta'], recentDays: 0 };
+    const deps = { ...loaderDeps(dir, warehouse, () => new Date('2026-11-03T10:00:00Z')), listing };
+
+    const recent = await runLoader(deps);
+    expect(recent).toMatchObject({ listing: 'recent', prefixesListed: 6, filesListed: today.length });
+    expect(recent.filesLoaded).toBe(today.length);
+    const logged = await w.admin('SELECT file_key FROM load_log ORDER BY file_key');
+    expect(logged.map((r) => r.file_key)).toEqual(today);
+    await expectTablesEqual(w, await expectedTables(dir, today));
+
+    const full = await runLoader(deps, { full: true });
+    expect(full.filesLoaded).toBe(parquetKeys(dir).length - today.length);
+    expect((await runLoader(deps)).filesLoaded).toBe(0);
+    await expectTablesEqual(w, await expectedTables(dir));
+    expect(await count(w, 'SELECT COUNT(*) FROM load_log')).toBe(parquetKeys(dir).length);
+  });
+
   it('merges rows of one natural key by the rules, within a batch and with stored rows', async () => {
     const session = 'a'.repeat(64);
     const event = 'b'.repeat(64);

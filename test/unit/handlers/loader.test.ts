@@ -44,10 +44,18 @@ const SHA = 'a'.repeat(64);
 
 describe('parseLoaderEvent', () => {
   test.each([
-    [{ source: 'schedule' }, { action: 'load', source: 'schedule' }],
-    [{}, { action: 'load', source: 'manual' }],
-    [null, { action: 'load', source: 'manual' }],
-    [{ action: 'load' }, { action: 'load', source: 'manual' }],
+    [{ source: 'schedule' }, { action: 'load', source: 'schedule', listing: 'recent' }],
+    [
+      { source: 'schedule', listing: 'full' },
+      { action: 'load', source: 'schedule', listing: 'full' },
+    ],
+    [{}, { action: 'load', source: 'manual', listing: 'recent' }],
+    [null, { action: 'load', source: 'manual', listing: 'recent' }],
+    [{ action: 'load' }, { action: 'load', source: 'manual', listing: 'recent' }],
+    [
+      { action: 'load', listing: 'full' },
+      { action: 'load', source: 'manual', listing: 'full' },
+    ],
     [{ action: 'age-off' }, { action: 'age-off', dryRun: false }],
     [
       { action: 'age-off', dryRun: true },
@@ -73,6 +81,9 @@ describe('parseLoaderEvent', () => {
     [{ action: 'purge', tenant: 'acme', dryRun: 'yes' }, 'dryRun'],
     [{ action: 'age-off', tenant: 'acme' }, 'tenant'],
     [{ action: 'drop-everything' }, 'action'],
+    [{ source: 'schedule', listing: 'all' }, 'listing: must be "recent" or "full"'],
+    [{ listing: true }, 'listing: must be "recent" or "full"'],
+    [{ action: 'load', listing: 'Full' }, 'listing: must be "recent" or "full"'],
   ])('%j is refused, naming %s', (event, problem) => {
     expect(() => parseLoaderEvent(event)).toThrow(InvalidLoaderEventError);
     expect(() => parseLoaderEvent(event)).toThrow(problem);
@@ -142,6 +153,7 @@ describe('the loader handler', () => {
     jest.spyOn(observability.metrics, 'publishStoredMetrics').mockImplementation(() => observability.metrics);
     const deps: LoaderHandlerDeps = {
       observability,
+      recentDays: 2,
       core: {
         store: options.store ?? new FsObjectStore(dir),
         ledger: LocalLedger.atPath(join(dir, 'ledger')),
@@ -157,9 +169,10 @@ describe('the loader handler', () => {
     return makeLoaderHandler(deps);
   }
 
+  /** Everything loaded, by a full run (the recent ones do not see the fixture's older days). */
   async function loaded() {
     const h = handler();
-    const summary = (await h({ source: 'schedule' }, lambdaContext())) as LoaderSummary;
+    const summary = (await h({ source: 'schedule', listing: 'full' }, lambdaContext())) as LoaderSummary;
     expect(summary.filesRejected).toBe(0);
     expect(summary.rowsInserted).toBeGreaterThan(0);
     return h;
@@ -168,10 +181,36 @@ describe('the loader handler', () => {
   const rawsOf = async (where: string, params: unknown[] = []) =>
     Number((await pglite.query(`SELECT count(*) AS n FROM tahoe_raw WHERE ${where}`, params)).rows[0]?.n);
 
-  test('the schedule’s event loads, as before', async () => {
+  test('the full-load schedule’s event lists everything and loads every file', async () => {
     await loaded();
     expect(await rawsOf('true')).toBe(800);
     expect(logs.map((l) => l.message)).toContain('loader run finished');
+  });
+
+  test('the load schedule’s event lists only the recent days of the directory’s tenants; a full run loads the rest', async () => {
+    const h = handler();
+    // NOW is 2026-11-22: of the fixture, only acme/new (2026-11-20) is within two days; gamma is not in tenants.json.
+    const recent = (await h({ source: 'schedule' }, lambdaContext())) as LoaderSummary;
+    expect(recent).toMatchObject({ listing: 'recent', prefixesListed: 3 * 2 * 3, filesRejected: 0 });
+    expect(recent.filesLoaded).toBe(byName(fixture.objects, 'acme/new').parts.length);
+    expect(await rawsOf('true')).toBe(200);
+    expect(await rawsOf('object_sha256 = $1', [byName(fixture.objects, 'acme/new').sha256])).toBe(200);
+
+    const full = (await h({ source: 'schedule', listing: 'full' }, lambdaContext())) as LoaderSummary;
+    expect(full).toMatchObject({ listing: 'full', prefixesListed: 1 });
+    expect(full.filesLoaded).toBe(
+      fixture.objects.filter((o) => o.name !== 'acme/new').reduce((n, o) => n + o.parts.length, 0),
+    );
+    expect(await rawsOf('true')).toBe(800);
+    expect(await rawsOf("tenant = 'gamma'")).toBe(100);
+  });
+
+  test('a tenant added to the directory is listed by the next recent run', async () => {
+    const h = handler();
+    await h({}, lambdaContext());
+    writeTenantsFile(join(dir, 'tenants.json'), [settings('acme', 30), settings('beta', 400), settings('gamma', 30)]);
+    const next = (await h({}, lambdaContext())) as LoaderSummary;
+    expect(next).toMatchObject({ listing: 'recent', prefixesListed: 3 * 3 * 3, filesLoaded: 0 });
   });
 
   test('{"action":"age-off"} removes each tenant’s old rows by its retention and returns the report', async () => {

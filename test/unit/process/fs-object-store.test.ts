@@ -64,6 +64,24 @@ describe('FsObjectStore', () => {
     expect(await listKeys(store, 'empty')).toEqual([]);
   });
 
+  test('lists a prefix of several folders and a partial name as S3 does, and nothing under an object', async () => {
+    for (const k of ['t/x=a/d=1/k', 't/x=a/d=2/k', 't/x=ab/d=1/k', 't/x=a/d=10/k', 'u/k']) {
+      await store.putIfAbsent('bucket', k, Buffer.from(k));
+    }
+    expect(await listKeys(store, 'bucket', 't/x=a/d=1/')).toEqual(['t/x=a/d=1/k']);
+    expect(await listKeys(store, 'bucket', 't/x=a/d=1')).toEqual(['t/x=a/d=1/k', 't/x=a/d=10/k']);
+    expect(await listKeys(store, 'bucket', 't/x=a')).toEqual([
+      't/x=a/d=1/k',
+      't/x=a/d=10/k',
+      't/x=a/d=2/k',
+      't/x=ab/d=1/k',
+    ]);
+    expect(await listKeys(store, 'bucket', 't/x=b/')).toEqual([]);
+    expect(await listKeys(store, 'bucket', 'u/k/')).toEqual([]);
+    // A prefix that names no folder a key could be in finds no key, and reads nothing outside the bucket.
+    expect(await listKeys(store, 'bucket', '../bucket/t/')).toEqual([]);
+  });
+
   test('deletes, and deleting a missing key succeeds', async () => {
     await store.putIfAbsent('bucket', 'k', Buffer.from('x'));
     await store.delete('bucket', 'k');

@@ -8,10 +8,17 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { FsObjectStore } from '../../../lambdas/adapters/fs-object-store';
 import { LocalLedger, MemoryLedgerStore } from '../../../lambdas/adapters/local-ledger';
+import type { ListedObject, ObjectStore } from '../../../lambdas/adapters/object-store';
 import type { ObjectRef } from '../../../lambdas/ledger/model';
 import { TransientError } from '../../../lambdas/shared/errors';
 import { tahoeKey } from '../../../lambdas/shared/s3-keys';
-import { planBatches, runLoader } from '../../../lambdas/warehouse/loader';
+import {
+  type LoaderListing,
+  type LoaderRunOptions,
+  planBatches,
+  recentPrefixes,
+  runLoader,
+} from '../../../lambdas/warehouse/loader';
 import {
   FileLoadError,
   type LoadBatch,
@@ -177,5 +184,151 @@ describe('planBatches', () => {
     expect(planBatches(list, 2, 1000).map((b) => b.map((x) => x.key))).toEqual([['a', 'b'], ['c', 'd'], ['e']]);
     expect(planBatches(list, 10, 30).map((b) => b.map((x) => x.key))).toEqual([['a', 'b'], ['c'], ['d', 'e']]);
     expect(planBatches([], 10, 30)).toEqual([]);
+  });
+});
+
+/** The folder store, recording the prefix of every listing asked of it. */
+class CountingStore extends FsObjectStore {
+  readonly listed: string[] = [];
+
+  override list(bucket: string, prefix: string): AsyncIterable<ListedObject> {
+    this.listed.push(prefix);
+    return super.list(bucket, prefix);
+  }
+}
+
+describe('what a run lists', () => {
+  const edge = (tenant: string, dt: string, part = 0) =>
+    tahoeKey({ table: 'tahoe_edge', tenant, dt, rawSha256: SHA, part });
+  const instance = (tenant: string, dt: string, part = 9) =>
+    tahoeKey({ table: 'tahoe_instance', tenant, dt, rawSha256: 'f'.repeat(64), part });
+
+  function put(...keys: string[]): void {
+    for (const k of keys) {
+      const path = join(dir, 'curated', k);
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, 'PAR1');
+    }
+  }
+
+  let n = 0;
+  function runWith(
+    warehouse: Warehouse,
+    options: { listing?: LoaderListing; run?: LoaderRunOptions; now?: string; store?: ObjectStore } = {},
+  ) {
+    return runLoader(
+      {
+        store: options.store ?? new FsObjectStore(dir),
+        warehouse,
+        ledger: new LocalLedger(new MemoryLedgerStore()),
+        buckets: { curated: 'curated', manifests: 'manifests' },
+        clock: () => new Date(options.now ?? '2026-11-22T10:30:00Z'),
+        newLoadId: () => `01JD3K8Z6Q2V9X4T7B5N1M${String(n++).padStart(4, '0').replace(/0/g, 'A')}`,
+        ...(options.listing ? { listing: options.listing } : {}),
+      },
+      options.run,
+    );
+  }
+  const directory = (...tenants: string[]): LoaderListing => ({ tenants: async () => tenants, recentDays: 2 });
+  /** Every key the warehouse committed, once per commit that carried it. */
+  const committed = (w: MemoryWarehouse, keys: readonly string[]) =>
+    keys.map((k) => w.attempts.filter((a) => a.ok && a.files.includes(short(k))).length);
+
+  it('a recent run lists each table’s partition of each directory tenant for today and the days before, no more', async () => {
+    const store = new CountingStore(dir);
+    const w = new MemoryWarehouse(new Set(), true);
+    const report = await runWith(w, { store, listing: directory('beta', 'acme', 'beta') });
+    const expected: string[] = [];
+    for (const tenant of ['acme', 'beta']) {
+      for (const table of ['tahoe_raw', 'tahoe_instance', 'tahoe_edge']) {
+        for (const dt of ['2026-11-22', '2026-11-21', '2026-11-20'])
+          expected.push(`tahoe/${table}/tenant=${tenant}/dt=${dt}/`);
+      }
+    }
+    expect([...store.listed].sort()).toEqual(expected.sort());
+    expect(report).toMatchObject({ listing: 'recent', prefixesListed: 18, filesListed: 0, filesLoaded: 0 });
+  });
+
+  it('a recent run loads the recent days’ files and leaves an older day’s file alone; a full run then loads it', async () => {
+    const recent = [edge('acme', '2026-11-22', 0), edge('acme', '2026-11-20', 1), instance('beta', '2026-11-21')];
+    const old = edge('acme', '2026-11-19', 2);
+    put(...recent, old);
+    const w = new MemoryWarehouse(new Set(), true);
+
+    const first = await runWith(w, { listing: directory('acme', 'beta') });
+    expect(first).toMatchObject({ listing: 'recent', filesListed: 3, filesLoaded: 3 });
+    expect([...w.log.keys()].sort()).toEqual([...recent].sort());
+
+    const store = new CountingStore(dir);
+    const full = await runWith(w, { store, listing: directory('acme', 'beta'), run: { full: true } });
+    expect(store.listed).toEqual(['tahoe/']);
+    expect(full).toMatchObject({ listing: 'full', prefixesListed: 1, filesListed: 4, filesLoaded: 1 });
+    expect(w.log.get(old)).toBe('LOADED');
+  });
+
+  it('loads every file exactly once across recent and full runs in any order', async () => {
+    const keys = [edge('acme', '2026-11-22', 0), edge('acme', '2026-11-10', 1), instance('acme', '2026-11-21')];
+    put(...keys);
+    const w = new MemoryWarehouse(new Set(), true);
+    await runWith(w, { listing: directory('acme') });
+    await runWith(w, { listing: directory('acme'), run: { full: true } });
+    // A late file of today, then of an old day, between runs.
+    const late = edge('acme', '2026-11-22', 3);
+    const lateOld = edge('acme', '2026-10-01', 4);
+    put(late, lateOld);
+    const again = await runWith(w, { listing: directory('acme') });
+    expect(again.filesLoaded).toBe(1);
+    await runWith(w);
+    await runWith(w, { listing: directory('acme') });
+    await runWith(w, { listing: directory('acme'), run: { full: true } });
+    expect(committed(w, [...keys, late, lateOld])).toEqual([1, 1, 1, 1, 1]);
+    expect(w.log.size).toBe(5);
+  });
+
+  it('loads a tenant missing from the directory only in a full run, and never another tenant by a shared prefix', async () => {
+    const gone = edge('gone', '2026-11-22', 0);
+    const lookalike = edge('acme-two', '2026-11-22', 1);
+    const own = edge('acme', '2026-11-22', 2);
+    put(gone, lookalike, own);
+    const w = new MemoryWarehouse(new Set(), true);
+    const recent = await runWith(w, { listing: directory('acme') });
+    expect(recent.filesLoaded).toBe(1);
+    expect([...w.log.keys()]).toEqual([own]);
+    const full = await runWith(w, { listing: directory('acme'), run: { full: true } });
+    expect(full.filesLoaded).toBe(2);
+    expect([...w.log.keys()].sort()).toEqual([gone, lookalike, own].sort());
+  });
+
+  it('lists every key under tahoe/ when it has no listing policy', async () => {
+    put(edge('acme', '2020-01-01'));
+    const store = new CountingStore(dir);
+    const w = new MemoryWarehouse(new Set(), true);
+    const report = await runWith(w, { store });
+    expect(store.listed).toEqual(['tahoe/']);
+    expect(report).toMatchObject({ listing: 'full', prefixesListed: 1, filesLoaded: 1 });
+  });
+
+  it('takes the days in UTC from the injected clock, across midnight and a month’s end', async () => {
+    const w = new MemoryWarehouse(new Set(), true);
+    const days = async (now: string, recentDays: number) => {
+      const store = new CountingStore(dir);
+      await runWith(w, { store, now, listing: { tenants: async () => ['acme'], recentDays } });
+      return [...new Set(store.listed.map((p) => /dt=([^/]+)\//.exec(p)?.[1]))].sort();
+    };
+    expect(await days('2026-03-01T00:10:00Z', 1)).toEqual(['2026-02-28', '2026-03-01']);
+    // 01:30 in UTC+2 is still the previous day in UTC.
+    expect(await days('2026-03-01T01:30:00+02:00', 1)).toEqual(['2026-02-27', '2026-02-28']);
+    expect(await days('2026-01-01T23:59:59Z', 0)).toEqual(['2026-01-01']);
+    expect(await days('2027-01-01T00:00:00Z', 2)).toEqual(['2026-12-30', '2026-12-31', '2027-01-01']);
+  });
+
+  it('refuses a recentDays out of range before loading anything', async () => {
+    put(edge('acme', '2026-11-22'));
+    const w = new MemoryWarehouse(new Set(), true);
+    for (const recentDays of [-1, 1.5, 32]) {
+      await expect(runWith(w, { listing: { tenants: async () => ['acme'], recentDays } })).rejects.toThrow(RangeError);
+    }
+    expect(w.attempts).toEqual([]);
+    expect(() => recentPrefixes(['acme'], new Date('2026-11-22T00:00:00Z'), 31)).not.toThrow();
   });
 });
