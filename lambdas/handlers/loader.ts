@@ -33,6 +33,7 @@ import { DynamoTenantDirectory } from '../adapters/dynamo-tenant-directory';
 import { RedshiftWarehouse, S3ParquetFooters } from '../adapters/redshift-warehouse';
 import { makeS3Client, S3ObjectStore } from '../adapters/s3-object-store';
 import { envField, loadEnv } from '../shared/env';
+import { ConfigError } from '../shared/errors';
 import { SHA256_HEX, TENANT_ID } from '../shared/ids';
 import { MetricName, makeObservability, type Observability } from '../shared/observability';
 import {
@@ -286,21 +287,32 @@ export function makeLoaderHandler(d: LoaderHandlerDeps): (event: unknown, contex
   let deadline = Number.POSITIVE_INFINITY;
   const warehouse = d.warehouse(() => deadline);
 
-  // A recent run lists the partitions of the tenants in the directory (the Scan age-off makes, once per run).
-  const listing = {
-    tenants: async () => (await d.retention.tenants.list()).map((t) => t.tenant),
-    recentDays: d.recentDays,
+  /**
+   * The tenants a recent run lists the partitions of (the Scan age-off makes, once per run). A directory that cannot
+   * be read as a whole (a malformed item is a ConfigError naming it) must not stop loading for every tenant: the run
+   * then lists everything, as the daily full run does — correct, only costlier — and says so in an error log.
+   */
+  const tenantsOrFull = async (mode: LoadListing): Promise<readonly string[] | 'full'> => {
+    if (mode === 'full') return 'full';
+    try {
+      return (await d.retention.tenants.list()).map((t) => t.tenant);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      logger.error('tenant directory unreadable: this run lists every partition', errorFields(err));
+      return 'full';
+    }
   };
 
   const load = async (source: string, mode: LoadListing): Promise<LoaderSummary> => {
     logger.info('loader run starting', { source, listing: mode });
     const started = d.core.clock().getTime();
     try {
+      const tenants = await tenantsOrFull(mode);
       const report = await run(
         {
           ...d.core,
           warehouse,
-          listing,
+          listing: { tenants: async () => (tenants === 'full' ? [] : tenants), recentDays: d.recentDays },
           onLoad: (load) =>
             logger.info('load committed', {
               loadId: load.loadId,
@@ -312,7 +324,7 @@ export function makeLoaderHandler(d: LoaderHandlerDeps): (event: unknown, contex
               rowsInserted: sum(load.result.inserted),
             }),
         },
-        { full: mode === 'full' },
+        { full: tenants === 'full' },
       );
       const summary = summarise(report);
       metrics.addMetric(MetricName.RowsLoaded, MetricUnit.Count, summary.rowsInserted);

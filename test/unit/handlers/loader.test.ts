@@ -5,7 +5,7 @@
  * adds to the cores: which event means what, what is refused, what is returned, and when the invocation fails.
  */
 import './loader-env';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { FsObjectStore } from '../../../lambdas/adapters/fs-object-store';
@@ -125,7 +125,7 @@ describe('the loader handler', () => {
   let fixture: { dir: string; objects: FixtureObject[] };
   let dir: string;
   let pglite: PgliteWarehouse;
-  const logs: { level: string; message: string }[] = [];
+  const logs: { level: string; message: string; extra: unknown[] }[] = [];
 
   beforeAll(async () => {
     requireVmModules();
@@ -146,8 +146,8 @@ describe('the loader handler', () => {
   function handler(options: { store?: ObjectStore; warehouse?: Warehouse } = {}) {
     const observability = makeObservability('loader', { enabled: false, logLevel: 'SILENT' });
     for (const level of ['info', 'warn', 'error'] as const) {
-      jest.spyOn(observability.logger, level).mockImplementation((message: unknown, ..._extra: unknown[]) => {
-        logs.push({ level, message: String(message) });
+      jest.spyOn(observability.logger, level).mockImplementation((message: unknown, ...extra: unknown[]) => {
+        logs.push({ level, message: String(message), extra });
       });
     }
     jest.spyOn(observability.metrics, 'publishStoredMetrics').mockImplementation(() => observability.metrics);
@@ -203,6 +203,21 @@ describe('the loader handler', () => {
     );
     expect(await rawsOf('true')).toBe(800);
     expect(await rawsOf("tenant = 'gamma'")).toBe(100);
+  });
+
+  test('a recent run lists every partition when the tenant directory holds a malformed item, and logs why', async () => {
+    const file = join(dir, 'tenants.json');
+    const tenants = JSON.parse(readFileSync(file, 'utf8')) as { tenants: Record<string, Record<string, unknown>> };
+    tenants.tenants.beta = { ...tenants.tenants.beta, retention_days: 'forever' };
+    writeFileSync(file, JSON.stringify(tenants));
+    const h = handler();
+    const run = (await h({ source: 'schedule' }, lambdaContext())) as LoaderSummary;
+    // Listed like a full run, so everything loads, gamma (not in the directory) included.
+    expect(run).toMatchObject({ listing: 'full', prefixesListed: 1, filesRejected: 0 });
+    expect(await rawsOf('true')).toBe(800);
+    const why = logs.find((l) => l.message === 'tenant directory unreadable: this run lists every partition');
+    expect(why?.level).toBe('error');
+    expect(JSON.stringify(why?.extra)).toContain('beta');
   });
 
   test('a tenant added to the directory is listed by the next recent run', async () => {
