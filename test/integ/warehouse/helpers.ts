@@ -4,9 +4,9 @@
  * tables must hold from the Parquet files alone (an independent reading of the merge rules in sql.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { PassThrough } from 'node:stream';
 import pg from 'pg';
 import { FsObjectStore } from '../../../lambdas/adapters/fs-object-store';
@@ -16,7 +16,14 @@ import { PgliteWarehouse } from '../../../lambdas/adapters/pglite-warehouse';
 import type { CliIo } from '../../../lambdas/cli/io';
 import { main } from '../../../lambdas/cli/main';
 import { cowrieLines } from '../../../lambdas/local/sample-logs';
-import { columnNames, naturalKey, TABLES } from '../../../lambdas/schema/tables';
+import { createPartWriter } from '../../../lambdas/parquet/part-writer';
+import {
+  columnNames,
+  naturalKey,
+  TABLES,
+  type TableName,
+  type TahoeInstanceRecord,
+} from '../../../lambdas/schema/tables';
 import { TAHOE_TABLES, type TahoeTable } from '../../../lambdas/shared/s3-keys';
 import { type LoaderDeps, runLoader } from '../../../lambdas/warehouse/loader';
 import type { Warehouse } from '../../../lambdas/warehouse/port';
@@ -346,4 +353,39 @@ export async function expectTablesEqual(w: TestWarehouse, expected: Record<Tahoe
 export async function count(w: TestWarehouse, sql: string, params?: unknown[]): Promise<number> {
   const rows = await w.admin(sql, params);
   return Number(Object.values(rows[0] ?? {})[0]);
+}
+
+/** A random SHA-256 in hex: a raw object or instance hash no fixture uses. */
+export const sha = (): string => randomBytes(32).toString('hex');
+
+/** Writes `rows` as the Parquet file `key` of the folder store's curated bucket, as the process step would. */
+export async function writeParquet(dir: string, table: TableName, key: string, rows: readonly Row[]): Promise<void> {
+  const writer = createPartWriter(table, {
+    rowsPerPart: 1000,
+    onPart: (_n, bytes) => {
+      const path = join(dir, 'curated', key);
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, bytes);
+    },
+  });
+  for (const r of rows) await writer.add(r as never);
+  await writer.end();
+}
+
+/** An instance row: an ipv4 attribute unless `over` says otherwise. */
+export function instance(tenant: string, hash: string, over: Partial<TahoeInstanceRecord>): TahoeInstanceRecord {
+  return {
+    tenant,
+    _hash: hash,
+    itype: 'attribute',
+    sub_type: 'ipv4',
+    data: '"192.0.2.99"',
+    orgid: null,
+    event_ts: null,
+    category: null,
+    start_time: null,
+    end_time: null,
+    duration: null,
+    ...over,
+  };
 }

@@ -4,13 +4,12 @@
  * corrupt files; the merge rules; oversize values; row-level security; the analyst views.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { FsObjectStore } from '../../../lambdas/adapters/fs-object-store';
 import { LocalLedger } from '../../../lambdas/adapters/local-ledger';
 import { ZERO_COUNTS } from '../../../lambdas/ledger/model';
-import { createPartWriter } from '../../../lambdas/parquet/part-writer';
-import { TABLES, type TableName, type TahoeInstanceRecord } from '../../../lambdas/schema/tables';
+import { TABLES, type TableName } from '../../../lambdas/schema/tables';
 import { tahoeKey } from '../../../lambdas/shared/s3-keys';
 import { warehouseColumns } from '../../../lambdas/warehouse/ddl';
 import { runLoader } from '../../../lambdas/warehouse/loader';
@@ -21,16 +20,18 @@ import {
   count,
   expectedTables,
   expectTablesEqual,
+  instance,
   load,
   loaderDeps,
   parquetKeys,
   parquetRows,
   processedFixture,
-  type Row,
   removeDir,
   requireServer,
+  sha,
   type TestWarehouse,
   testWarehouse,
+  writeParquet,
 } from './helpers';
 
 let fixture: Promise<string> | undefined;
@@ -38,38 +39,6 @@ let fixture: Promise<string> | undefined;
 function processed(): Promise<string> {
   fixture ??= processedFixture();
   return fixture;
-}
-
-const sha = () => randomBytes(32).toString('hex');
-
-async function writeParquet(dir: string, table: TableName, key: string, rows: readonly Row[]): Promise<void> {
-  const writer = createPartWriter(table, {
-    rowsPerPart: 1000,
-    onPart: (_n, bytes) => {
-      const path = join(dir, 'curated', key);
-      mkdirSync(dirname(path), { recursive: true });
-      writeFileSync(path, bytes);
-    },
-  });
-  for (const r of rows) await writer.add(r as never);
-  await writer.end();
-}
-
-function instance(tenant: string, hash: string, over: Partial<TahoeInstanceRecord>): TahoeInstanceRecord {
-  return {
-    tenant,
-    _hash: hash,
-    itype: 'attribute',
-    sub_type: 'ipv4',
-    data: '"198.51.100.7"',
-    orgid: null,
-    event_ts: null,
-    category: null,
-    start_time: null,
-    end_time: null,
-    duration: null,
-    ...over,
-  };
 }
 
 describe.each(BACKENDS)('warehouse loading on %s', (backend) => {

@@ -1,18 +1,9 @@
-/**
- * Age-off and purge (`Warehouse.removeRows`) with both PostgreSQL adapters, on a real PostgreSQL 15 server and on
- * embedded PGlite, over Parquet written by the real process core. The main oracle is independent of the removal
- * code: "load everything, then remove X" must leave the tables exactly as "load everything but X" into a fresh
- * warehouse does, and as the Parquet files of what remains say.
- */
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 import { monotonicFactory } from 'ulid';
 import { FsObjectStore } from '../../../lambdas/adapters/fs-object-store';
 import type { PgliteWarehouse } from '../../../lambdas/adapters/pglite-warehouse';
-import { createPartWriter } from '../../../lambdas/parquet/part-writer';
-import type { TableName, TahoeInstanceRecord } from '../../../lambdas/schema/tables';
 import { parseTahoeKey, tahoeKey } from '../../../lambdas/shared/s3-keys';
 import type { RemovalRequest, RemovalResult, Warehouse } from '../../../lambdas/warehouse/port';
 import { removeRowsInTransaction } from '../../../lambdas/warehouse/postgres-retention';
@@ -26,6 +17,7 @@ import {
   count,
   expectedTables,
   expectTablesEqual,
+  instance,
   load,
   parquetKeys,
   parquetRows,
@@ -34,8 +26,10 @@ import {
   removeDir,
   requireServer,
   SERVER_URL,
+  sha,
   type TestWarehouse,
   testWarehouse,
+  writeParquet,
 } from './helpers';
 
 let fixture: Promise<string> | undefined;
@@ -131,38 +125,6 @@ async function loadedWithout(
 
 function remove(warehouse: Warehouse, request: RemovalRequest, dryRun = false): Promise<RemovalResult> {
   return warehouse.removeRows(request, { id: ulid(NOW.getTime()), now: NOW, dryRun });
-}
-
-const sha = () => randomBytes(32).toString('hex');
-
-async function writeParquet(dir: string, table: TableName, key: string, rows: readonly Row[]): Promise<void> {
-  const writer = createPartWriter(table, {
-    rowsPerPart: 1000,
-    onPart: (_n, bytes) => {
-      const path = join(dir, 'curated', key);
-      mkdirSync(dirname(path), { recursive: true });
-      writeFileSync(path, bytes);
-    },
-  });
-  for (const r of rows) await writer.add(r as never);
-  await writer.end();
-}
-
-function instance(tenant: string, hash: string, over: Partial<TahoeInstanceRecord>): TahoeInstanceRecord {
-  return {
-    tenant,
-    _hash: hash,
-    itype: 'attribute',
-    sub_type: 'ipv4',
-    data: '"192.0.2.99"',
-    orgid: null,
-    event_ts: null,
-    category: null,
-    start_time: null,
-    end_time: null,
-    duration: null,
-    ...over,
-  };
 }
 
 async function rowsOf(dir: string, o: RawObject, table: string): Promise<Row[]> {

@@ -55,7 +55,7 @@ describe('parquetCopyText', () => {
       },
     ]);
     expect(await copyText(bytes, 'tahoe_raw')).toBe(
-      [
+      `${[
         'acme',
         'a'.repeat(64),
         '9007199254740991',
@@ -65,7 +65,7 @@ describe('parquetCopyText', () => {
         '2020-05-03 17:18:55.876611+00',
         'raw/key with\\ttab\\nand newline\\\\',
         data.replace(/\\/g, '\\\\'),
-      ].join('\t') + '\n',
+      ].join('\t')}\n`,
     );
   });
 
