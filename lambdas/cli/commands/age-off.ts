@@ -5,12 +5,11 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { FsObjectStore } from '../../adapters/fs-object-store';
 import { FileTenantDirectory, LOCAL_TENANTS_FILE } from '../../adapters/local-tenant-directory';
 import type { RemovalResult } from '../../warehouse/port';
 import { type AgeOffReport, ageOff } from '../../warehouse/retention';
-import { type CliIo, type Command, UsageError } from '../io';
+import { type CliIo, type Command, parseOptions, UsageError } from '../io';
 import { openWarehouse } from './load';
 import { localWarehouseProblem, removalText } from './purge';
 
@@ -42,26 +41,19 @@ Exit status: 0 done, 1 the removal failed for some tenant (the others were done)
 
 const ISO = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
+const OPTIONS = {
+  from: { type: 'string' },
+  warehouse: { type: 'string' },
+  schema: { type: 'string' },
+  tenants: { type: 'string' },
+  now: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 function parse(argv: readonly string[]) {
-  try {
-    return parseArgs({
-      args: [...argv],
-      allowPositionals: false,
-      strict: true,
-      options: {
-        from: { type: 'string' },
-        warehouse: { type: 'string' },
-        schema: { type: 'string' },
-        tenants: { type: 'string' },
-        now: { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
+  return parseOptions(argv, OPTIONS);
 }
 
 function parseNow(value: string | undefined, io: CliIo): Date {

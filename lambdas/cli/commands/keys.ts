@@ -1,20 +1,12 @@
 import { generateKeyPair } from 'node:crypto';
 import { access, chmod, mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
+import { promisify } from 'node:util';
 import { localKeyArn } from '../../adapters/local-key-unwrapper';
-import { type CliIo, type Command, UsageError } from '../io';
+import { type CliIo, type Command, parseOptions, UsageError } from '../io';
 
 const USAGE = 'cyberactive keys generate --out DIR [--bits 4096] | cyberactive keys id --key PEM';
 const BITS = [2048, 3072, 4096] as const;
-
-function parse<T extends NonNullable<Parameters<typeof parseArgs>[0]>['options']>(args: readonly string[], options: T) {
-  try {
-    return parseArgs({ args: [...args], options, allowPositionals: false, strict: true });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
 
 async function exists(path: string): Promise<boolean> {
   return access(path).then(
@@ -36,7 +28,7 @@ async function writeNew(path: string, data: string, mode: number): Promise<void>
 }
 
 async function generate(argv: readonly string[], io: CliIo): Promise<number> {
-  const { values } = parse(argv, { out: { type: 'string' }, bits: { type: 'string', default: '4096' } });
+  const { values } = parseOptions(argv, { out: { type: 'string' }, bits: { type: 'string', default: '4096' } });
   if (!values.out) throw new UsageError('--out DIR is required');
   const bits = Number(values.bits);
   if (!BITS.includes(bits as (typeof BITS)[number])) throw new UsageError(`--bits must be one of ${BITS.join(', ')}`);
@@ -69,7 +61,7 @@ async function generate(argv: readonly string[], io: CliIo): Promise<number> {
 }
 
 async function id(argv: readonly string[], io: CliIo): Promise<number> {
-  const { values } = parse(argv, { key: { type: 'string' } });
+  const { values } = parseOptions(argv, { key: { type: 'string' } });
   if (!values.key) throw new UsageError('--key PEM is required (public or private)');
   const pem = await readFile(resolve(io.cwd, values.key));
   io.stdout.write(`${localKeyArn(pem)}\n`);

@@ -10,7 +10,6 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { FsObjectStore } from '../../adapters/fs-object-store';
 import { LocalLedger } from '../../adapters/local-ledger';
 import { FileTenantDirectory, LOCAL_TENANTS_FILE } from '../../adapters/local-tenant-directory';
@@ -20,7 +19,7 @@ import { isTenantId } from '../../shared/ids';
 import { TAHOE_TABLES } from '../../shared/s3-keys';
 import { type LoaderListing, type LoaderReport, MAX_RECENT_DAYS, runLoader } from '../../warehouse/loader';
 import type { Warehouse } from '../../warehouse/port';
-import { type CliIo, type Command, UsageError } from '../io';
+import { type CliIo, type Command, parseOptions, UsageError } from '../io';
 
 const USAGE = 'cyberactive load --from DIR [--warehouse postgres://…] [--schema NAME] [--recent-days N] [--json]';
 
@@ -58,24 +57,17 @@ export async function openWarehouse(options: {
   return PgliteWarehouse.open({ dataDir: join(options.dataDir, 'warehouse'), store: options.store });
 }
 
+const OPTIONS = {
+  from: { type: 'string' },
+  warehouse: { type: 'string' },
+  schema: { type: 'string' },
+  'recent-days': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 function parse(argv: readonly string[]) {
-  try {
-    return parseArgs({
-      args: [...argv],
-      allowPositionals: false,
-      strict: true,
-      options: {
-        from: { type: 'string' },
-        warehouse: { type: 'string' },
-        schema: { type: 'string' },
-        'recent-days': { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
+  return parseOptions(argv, OPTIONS);
 }
 
 function reportText(r: LoaderReport, target: string): string {

@@ -6,13 +6,12 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { FsObjectStore } from '../../adapters/fs-object-store';
 import { LocalLedger } from '../../adapters/local-ledger';
 import { assertSha256, assertTenantId, InvalidIdentifierError } from '../../shared/ids';
 import type { RemovalResult } from '../../warehouse/port';
 import { countByRole, type PurgeReport, purge } from '../../warehouse/retention';
-import { type CliIo, type Command, UsageError } from '../io';
+import { type CliIo, type Command, parseOptions, UsageError } from '../io';
 import { openWarehouse } from './load';
 
 const USAGE =
@@ -49,26 +48,19 @@ export const LOCAL_RETENTION_BUCKETS = {
   manifests: 'manifests',
 } as const;
 
+const OPTIONS = {
+  tenant: { type: 'string' },
+  sha256: { type: 'string' },
+  from: { type: 'string' },
+  warehouse: { type: 'string' },
+  schema: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 function parse(argv: readonly string[]) {
-  try {
-    return parseArgs({
-      args: [...argv],
-      allowPositionals: false,
-      strict: true,
-      options: {
-        tenant: { type: 'string' },
-        sha256: { type: 'string' },
-        from: { type: 'string' },
-        warehouse: { type: 'string' },
-        schema: { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
+  return parseOptions(argv, OPTIONS);
 }
 
 /** Rows removed, as one line: what `removeRows` reports (load_log and ingest_file only change for a purge). */
