@@ -12,19 +12,18 @@
  *
  * Run with `npm run bench -- warehouse` (the server must be up; see docs/warehouse.md).
  */
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { dirname, join, relative, sep } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { FsObjectStore } from '../../lambdas/adapters/fs-object-store';
 import { LocalLedger, MemoryLedgerStore } from '../../lambdas/adapters/local-ledger';
 import { PgWarehouse } from '../../lambdas/adapters/pg-warehouse';
 import { PgliteWarehouse } from '../../lambdas/adapters/pglite-warehouse';
-import { main } from '../../lambdas/cli/main';
 import { cowrieLines } from '../../lambdas/local/sample-logs';
 import { runLoader } from '../../lambdas/warehouse/loader';
 import type { Warehouse } from '../../lambdas/warehouse/port';
+import { filesUnder, runCli } from '../helpers/local';
 
 const URL = process.env.WAREHOUSE_TEST_URL ?? 'postgres://cyberactive:cyberactive@127.0.0.1:5432/cyberactive_test';
 const FILES = 100;
@@ -32,29 +31,9 @@ const TARGETS = { server: 150_000, pglite: 30_000 } as const;
 const MiB = 1024 * 1024;
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits });
 
-function files(root: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d)) {
-      const p = join(d, e);
-      if (statSync(p).isDirectory()) walk(p);
-      else out.push(relative(root, p).split(sep).join('/'));
-    }
-  };
-  walk(root);
-  return out.sort();
-}
-
 async function cli(argv: string[]): Promise<void> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  const chunks: Buffer[] = [];
-  err.on('data', (c: Buffer) => chunks.push(c));
-  out.resume();
-  const stdin = new PassThrough();
-  stdin.end();
-  const code = await main(argv, { stdin, stdout: out, stderr: err, cwd: process.cwd(), now: () => new Date() });
-  if (code !== 0) throw new Error(`cyberactive ${argv[0]} failed: ${Buffer.concat(chunks).toString()}`);
+  const r = await runCli(argv, () => new Date());
+  if (r.code !== 0) throw new Error(`cyberactive ${argv[0]} failed: ${r.stderr}`);
 }
 
 /** Processed Parquet of four tenants, cut to exactly FILES files (all tables) in a folder of their own. */
@@ -79,7 +58,7 @@ async function dataset(work: string): Promise<{ dir: string; bytes: number }> {
       '8000',
     ]);
   }
-  const keys = files(join(out, 'curated')).filter((k) => k.endsWith('.parquet'));
+  const keys = filesUnder(join(out, 'curated')).filter((k) => k.endsWith('.parquet'));
   if (keys.length < FILES) throw new Error(`only ${keys.length} Parquet files were produced`);
   // Every table keeps its share: take files round-robin over the three tables' lists.
   const byTable = ['tahoe_raw', 'tahoe_instance', 'tahoe_edge'].map((t) =>

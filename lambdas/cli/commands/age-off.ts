@@ -10,7 +10,7 @@ import { FileTenantDirectory, LOCAL_TENANTS_FILE } from '../../adapters/local-te
 import type { RemovalResult } from '../../warehouse/port';
 import { type AgeOffReport, ageOff } from '../../warehouse/retention';
 import { type CliIo, type Command, parseOptions, UsageError } from '../io';
-import { openWarehouse } from './load';
+import { LOCAL_WAREHOUSE_OPTIONS, openWarehouse } from './load';
 import { localWarehouseProblem, removalText } from './purge';
 
 const USAGE =
@@ -42,14 +42,10 @@ Exit status: 0 done, 1 the removal failed for some tenant (the others were done)
 const ISO = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
 const OPTIONS = {
-  from: { type: 'string' },
-  warehouse: { type: 'string' },
-  schema: { type: 'string' },
+  ...LOCAL_WAREHOUSE_OPTIONS,
   tenants: { type: 'string' },
   now: { type: 'string' },
   'dry-run': { type: 'boolean' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
 function parse(argv: readonly string[]) {

@@ -57,14 +57,16 @@ export async function openWarehouse(options: {
   return PgliteWarehouse.open({ dataDir: join(options.dataDir, 'warehouse'), store: options.store });
 }
 
-const OPTIONS = {
+/** The options every command on a local data folder and its warehouse takes (load, age-off, purge). */
+export const LOCAL_WAREHOUSE_OPTIONS = {
   from: { type: 'string' },
   warehouse: { type: 'string' },
   schema: { type: 'string' },
-  'recent-days': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+const OPTIONS = { ...LOCAL_WAREHOUSE_OPTIONS, 'recent-days': { type: 'string' } } as const;
 
 function parse(argv: readonly string[]) {
   return parseOptions(argv, OPTIONS);

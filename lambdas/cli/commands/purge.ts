@@ -12,7 +12,7 @@ import { assertSha256, assertTenantId, InvalidIdentifierError } from '../../shar
 import type { RemovalResult } from '../../warehouse/port';
 import { countByRole, type PurgeReport, purge } from '../../warehouse/retention';
 import { type CliIo, type Command, parseOptions, UsageError } from '../io';
-import { openWarehouse } from './load';
+import { LOCAL_BUCKETS, LOCAL_WAREHOUSE_OPTIONS, openWarehouse } from './load';
 
 const USAGE =
   'cyberactive purge --tenant T [--sha256 H] --from DIR [--warehouse postgres://…] [--schema NAME] [--dry-run] [--json]';
@@ -41,22 +41,13 @@ Exit status: 0 everything was removed, 1 some objects could not be deleted or th
 record says which; run the command again), 2 on usage errors.`;
 
 /** The bucket folders of `cyberactive process --out DIR`, and manifests/ of `cyberactive load`. */
-export const LOCAL_RETENTION_BUCKETS = {
-  raw: 'raw',
-  curated: 'curated',
-  quarantine: 'quarantine',
-  manifests: 'manifests',
-} as const;
+export const LOCAL_RETENTION_BUCKETS = { ...LOCAL_BUCKETS, raw: 'raw', quarantine: 'quarantine' } as const;
 
 const OPTIONS = {
+  ...LOCAL_WAREHOUSE_OPTIONS,
   tenant: { type: 'string' },
   sha256: { type: 'string' },
-  from: { type: 'string' },
-  warehouse: { type: 'string' },
-  schema: { type: 'string' },
   'dry-run': { type: 'boolean' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
 function parse(argv: readonly string[]) {

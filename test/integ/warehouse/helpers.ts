@@ -4,17 +4,14 @@
  * tables must hold from the Parquet files alone (an independent reading of the merge rules in sql.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, sep } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { FsObjectStore } from '../../../lambdas/adapters/fs-object-store';
 import { LocalLedger } from '../../../lambdas/adapters/local-ledger';
 import { PgWarehouse } from '../../../lambdas/adapters/pg-warehouse';
 import { PgliteWarehouse } from '../../../lambdas/adapters/pglite-warehouse';
-import type { CliIo } from '../../../lambdas/cli/io';
-import { main } from '../../../lambdas/cli/main';
 import { cowrieLines } from '../../../lambdas/local/sample-logs';
 import { createPartWriter } from '../../../lambdas/parquet/part-writer';
 import {
@@ -28,7 +25,10 @@ import { TAHOE_TABLES, type TahoeTable } from '../../../lambdas/shared/s3-keys';
 import { type LoaderDeps, runLoader } from '../../../lambdas/warehouse/loader';
 import type { Warehouse } from '../../../lambdas/warehouse/port';
 import type { LoadFaults } from '../../../lambdas/warehouse/postgres-warehouse';
+import { filesUnder, runCli } from '../../helpers/local';
 import { readHyparquet } from '../../unit/parquet/helpers';
+
+export { copyDir as copyOf, filesUnder, removeDir, runCli as cli } from '../../helpers/local';
 
 export const SERVER_URL =
   process.env.WAREHOUSE_TEST_URL ?? 'postgres://cyberactive:cyberactive@127.0.0.1:5432/cyberactive_test';
@@ -161,33 +161,6 @@ export async function testWarehouse(name: BackendName, store: FsObjectStore): Pr
   };
 }
 
-function io(now: () => Date): CliIo & { out: () => string; err: () => string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => out.push(c));
-  stderr.on('data', (c: Buffer) => err.push(c));
-  const stdin = new PassThrough();
-  stdin.end();
-  return {
-    stdin,
-    stdout,
-    stderr,
-    cwd: process.cwd(),
-    now,
-    out: () => Buffer.concat(out).toString(),
-    err: () => Buffer.concat(err).toString(),
-  };
-}
-
-/** Runs a CLI command in-process. */
-export async function cli(argv: string[], now = () => new Date('2026-11-22T10:30:00Z')) {
-  const x = io(now);
-  const code = await main(argv, x);
-  return { code, stdout: x.out(), stderr: x.err() };
-}
-
 /**
  * Processed Parquet from the real process core (`cyberactive process`): two tenants' Cowrie logs, in several parts
  * per table. Built once per test file; each test works on its own copy (the loader writes manifests and the ledger).
@@ -203,7 +176,7 @@ export async function processedFixture(): Promise<string> {
     const file = join(dir, `input-${i}.jsonl`);
     const start = new Date(Date.parse('2026-11-01T00:00:00Z') + i * 3 * 3600_000);
     writeFileSync(file, `${[...cowrieLines({ lines: x.lines, seed: x.seed, badShare: 0.03, start })].join('\n')}\n`);
-    const r = await cli([
+    const r = await runCli([
       'process',
       file,
       '--tenant',
@@ -220,31 +193,6 @@ export async function processedFixture(): Promise<string> {
     if (r.code !== 0) throw new Error(`process failed: ${r.stderr}`);
   }
   return join(dir, 'out');
-}
-
-/** A private copy of a processed folder. */
-export function copyOf(dir: string): string {
-  const to = mkdtempSync(join(tmpdir(), 'wh-run-'));
-  cpSync(dir, to, { recursive: true });
-  return to;
-}
-
-export function removeDir(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
-}
-
-/** Every file under a folder, as keys relative to it. */
-export function filesUnder(root: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d)) {
-      const p = join(d, e);
-      if (statSync(p).isDirectory()) walk(p);
-      else out.push(relative(root, p).split(sep).join('/'));
-    }
-  };
-  walk(root);
-  return out.sort();
 }
 
 export function parquetKeys(dir: string, table?: TahoeTable): string[] {

@@ -7,15 +7,15 @@
  * Each has Parquet parts of every table and a quarantine file (3 % of its lines are bad).
  */
 import { createHash } from 'node:crypto';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { parquetReadObjects } from 'hyparquet';
-import type { CliIo } from '../../../lambdas/cli/io';
-import { main } from '../../../lambdas/cli/main';
 import { cowrieLines } from '../../../lambdas/local/sample-logs';
 import type { TenantSettings } from '../../../lambdas/process/ports';
+import { FIXTURE_NOW, filesUnder, runCli } from '../../helpers/local';
+
+export { copyDir, removeDir, runCli, testIo } from '../../helpers/local';
 
 export interface FixtureObject {
   readonly name: string;
@@ -37,7 +37,7 @@ const INPUTS = [
   { name: 'gamma/one', tenant: 'gamma', lines: 100, seed: 10, at: '2026-09-01T09:00:00Z' },
 ] as const;
 
-export const NOW = new Date('2026-11-22T10:30:00Z');
+export const NOW = FIXTURE_NOW;
 
 export function settings(tenant: string, retentionDays: number): TenantSettings {
   return {
@@ -58,33 +58,6 @@ export function writeTenantsFile(path: string, tenants: readonly TenantSettings[
     ]),
   );
   writeFileSync(path, `${JSON.stringify({ tenants: entries }, null, 2)}\n`);
-}
-
-export function testIo(now: () => Date = () => NOW): CliIo & { out: () => string; err: () => string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => out.push(c));
-  stderr.on('data', (c: Buffer) => err.push(c));
-  const stdin = new PassThrough();
-  stdin.end();
-  return {
-    stdin,
-    stdout,
-    stderr,
-    cwd: process.cwd(),
-    now,
-    out: () => Buffer.concat(out).toString(),
-    err: () => Buffer.concat(err).toString(),
-  };
-}
-
-/** Runs a CLI command in-process. */
-export async function runCli(argv: string[], now: () => Date = () => NOW) {
-  const io = testIo(now);
-  const code = await main(argv, io);
-  return { code, stdout: io.out(), stderr: io.err() };
 }
 
 /** Processes the inputs into a fresh folder; returns the folder and what each object became. */
@@ -127,34 +100,11 @@ export async function buildFixture(): Promise<{ dir: string; objects: FixtureObj
   return { dir, objects };
 }
 
-export function copyDir(dir: string): string {
-  const to = mkdtempSync(join(tmpdir(), 'retention-run-'));
-  cpSync(dir, to, { recursive: true });
-  return to;
-}
-
-export function removeDir(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
-}
-
 /** Every object of a bucket folder, as `bucket/key`. */
 export function objectsIn(dir: string, buckets: readonly string[] = ['raw', 'curated', 'quarantine']): string[] {
-  const out: string[] = [];
-  const walk = (root: string, d: string, bucket: string) => {
-    let entries: string[];
-    try {
-      entries = readdirSync(d);
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = join(d, e);
-      if (statSync(p).isDirectory()) walk(root, p, bucket);
-      else out.push(`${bucket}/${relative(root, p).split(sep).join('/')}`);
-    }
-  };
-  for (const b of buckets) walk(join(dir, b), join(dir, b), b);
-  return out.sort();
+  return buckets
+    .flatMap((b) => (existsSync(join(dir, b)) ? filesUnder(join(dir, b)).map((k) => `${b}/${k}`) : []))
+    .sort();
 }
 
 /** Every `bucket/key` of a fixture object. */
